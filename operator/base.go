@@ -122,8 +122,8 @@ type factory struct {
 	make func(Info) (Node, error)
 }
 
-func (f *factory) In() flowType              { return f.in }
-func (f *factory) Outs() []flowType          { return f.outs }
+func (f *factory) In() flowType                { return f.in }
+func (f *factory) Outs() []flowType            { return f.outs }
 func (f *factory) New(info Info) (Node, error) { return f.make(info) }
 
 // NewFactory makes a Factory from a constructor; in is nil for a source.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/weirstream/weir/flow"
 )
@@ -111,6 +112,13 @@ func (g *Guard) Err() (error, int) { return g.err, g.errOp }
 
 // ClearErr forgets the failure (after a reset).
 func (g *Guard) ClearErr() { g.err, g.errOp = nil, 0 }
+
+// Ticker is implemented by nodes that act on the passing of time (time windows). The executor calls Tick on
+// the PE's goroutine about every TickEvery, between tuples.
+type Ticker interface {
+	TickEvery() time.Duration
+	Tick(now time.Time) error
+}
 
 // Factory makes the instances of one logical operator.
 type Factory interface {

@@ -54,6 +54,9 @@ type Spec struct {
 	Role    Role
 	Summary string
 	Params  []Param
+	// Primary names the parameter that a job file's shorthand sets: in `map: "it * 2"` the value of the kind
+	// key is the map's "expr" parameter.
+	Primary string
 	// Build makes the kind's factory from a configuration made by Configure. It reports bad values (an
 	// expression that does not compile, say) with the parameter's name.
 	Build func(cfg Config) (Factory, error)

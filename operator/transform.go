@@ -194,7 +194,9 @@ func (n *flatMapOp[T, U]) Input() any {
 // sink0 is the wiring of operators without outputs.
 type sink0 struct{ base }
 
-func (n *sink0) Connect(port int, emit any) error { return fmt.Errorf("a sink has no output port %d", port) }
+func (n *sink0) Connect(port int, emit any) error {
+	return fmt.Errorf("a sink has no output port %d", port)
+}
 
 // ForEachFunc is a sink that calls fn on every tuple.
 func ForEachFunc[T any](fn func(T)) Factory {
