@@ -59,6 +59,15 @@ func (o *Outbox[T]) send(c Control) {
 	o.buf = o.link.Buffer()
 }
 
+// SetBatchSize changes the number of items after which a batch is sent (at most the link's batch size). A
+// slow source sets it to 1, so that a lone tuple does not wait for company.
+func (o *Outbox[T]) SetBatchSize(n int) {
+	o.size = min(max(n, 1), o.link.BatchSize())
+	if len(o.buf) >= o.size {
+		o.Flush()
+	}
+}
+
 // Pending is the number of items waiting in the partial batch.
 func (o *Outbox[T]) Pending() int { return len(o.buf) }
 

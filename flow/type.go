@@ -23,6 +23,7 @@ type Sender interface {
 	SetGen(uint64)
 	Sent() uint64
 	Pending() int
+	SetBatchSize(n int)
 }
 
 // Receiver is the type-erased view of an *Inbox[T].
@@ -57,6 +58,9 @@ type Type interface {
 	HashRoute(targets []any, hash any) (any, error)
 	// Nop is a func(T) that drops its tuple: the emit of an output nobody reads.
 	Nop() any
+	// Counted wraps target, a func(T), to add one to *n per tuple. *n belongs to the goroutine that calls
+	// the function; publish it elsewhere with an atomic.
+	Counted(target any, n *uint64) (any, error)
 }
 
 var types sync.Map // reflect.Type -> Type
@@ -155,6 +159,18 @@ func (t typ[T]) HashRoute(targets []any, hash any) (any, error) {
 }
 
 func (t typ[T]) Nop() any { return func(T) {} }
+
+func (t typ[T]) Counted(target any, n *uint64) (any, error) {
+	fs, err := t.funcs([]any{target})
+	if err != nil {
+		return nil, err
+	}
+	f := fs[0]
+	return func(v T) {
+		*n++
+		f(v)
+	}, nil
+}
 
 func describeFunc(f any) string {
 	rt := reflect.TypeOf(f)

@@ -64,6 +64,9 @@ type SourceNode interface {
 	Run(loop *SourceLoop) error
 	// Replayable tells whether the source can start a consistent region: it has state to restore.
 	Replayable() bool
+	// Explicit tells whether the source emits from goroutines of its own, under explicit permits (a
+	// Generator); otherwise Run emits on the calling goroutine and calls SafePoint between emissions.
+	Explicit() bool
 }
 
 // SourceLoop is the runtime's side of a running source.
@@ -93,7 +96,9 @@ type Guard struct {
 	// Pending is set when the PE's control loop has work: a message, a failure, a timer.
 	Pending atomic.Bool
 	// Cur is the index of the node that last entered user code.
-	Cur   int
+	Cur int
+	// Wake, when set, is signalled by Fail: a failure on a goroutine other than the PE's must wake it.
+	Wake  chan struct{}
 	err   error
 	errOp int
 }
@@ -105,6 +110,12 @@ func (g *Guard) Fail(op int, err error) {
 	}
 	g.Halt.Set()
 	g.Pending.Store(true)
+	if g.Wake != nil {
+		select {
+		case g.Wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Err returns the first failure and the node it came from.

@@ -21,20 +21,19 @@ type seqSource[T any] struct {
 
 func (n *seqSource[T]) Input() any       { return nil }
 func (n *seqSource[T]) Replayable() bool { return false }
+func (n *seqSource[T]) Explicit() bool   { return false }
 
 func (n *seqSource[T]) Run(loop *SourceLoop) error {
 	g := n.g
-	stopped := false
+	g.Cur = n.id
 	n.fn(func(t T) bool {
 		if g.Pending.Load() && !loop.SafePoint() {
-			stopped = true
 			return false
 		}
 		n.out(t)
 		g.Cur = n.id
 		return true
 	})
-	_ = stopped
 	return nil
 }
 
@@ -58,6 +57,7 @@ type iterSource[T any] struct {
 
 func (n *iterSource[T]) Input() any       { return nil }
 func (n *iterSource[T]) Replayable() bool { return n.state.Stateful() }
+func (n *iterSource[T]) Explicit() bool   { return false }
 
 func (n *iterSource[T]) Run(loop *SourceLoop) error {
 	g := n.g
@@ -97,6 +97,7 @@ type genSource[T any] struct {
 
 func (n *genSource[T]) Input() any       { return nil }
 func (n *genSource[T]) Replayable() bool { return n.state.Stateful() }
+func (n *genSource[T]) Explicit() bool   { return true }
 
 func (n *genSource[T]) Run(loop *SourceLoop) error {
 	if loop.Permits == nil || loop.EmitLock == nil {

@@ -150,7 +150,9 @@ func (c *Coordinator) Drained(pe string, epoch, gen uint64, ref string) {
 }
 
 // Exhausted reports that start PE pe's source has nothing more to emit in generation gen.
-func (c *Coordinator) Exhausted(pe string, gen uint64) { c.post(event{kind: evExhausted, pe: pe, gen: gen}) }
+func (c *Coordinator) Exhausted(pe string, gen uint64) {
+	c.post(event{kind: evExhausted, pe: pe, gen: gen})
+}
 
 // ResetDone reports that PE pe finished resetting into generation gen.
 func (c *Coordinator) ResetDone(pe string, gen uint64) {
@@ -171,7 +173,9 @@ func (c *Coordinator) ForceReset() { c.post(event{kind: evForceReset}) }
 
 // Inject makes the region fail now, as if an operator had (fault injection). It does nothing while the
 // region is resetting, stopped on its attempts, or finished.
-func (c *Coordinator) Inject(reason string) { c.post(event{kind: evInject, err: fmt.Errorf("%s", reason)}) }
+func (c *Coordinator) Inject(reason string) {
+	c.post(event{kind: evInject, err: fmt.Errorf("%s", reason)})
+}
 
 // Status returns the region's current status.
 func (c *Coordinator) Status() Status {
@@ -217,7 +221,9 @@ func (c *Coordinator) run() {
 	for {
 		select {
 		case <-c.stop:
-			c.state = Stopped
+			if c.state != Finished {
+				c.state = Stopped
+			}
 			c.publish()
 			return
 		case <-c.notify:
