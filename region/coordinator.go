@@ -56,14 +56,32 @@ type Options struct {
 	// OnChange is called, on the coordinator's goroutine, after every change of Status.
 	OnChange func(Status)
 	Logger   *slog.Logger
+
+	// clock, when set, replaces real time (tests fire the coordinator's timers deterministically).
+	clock clock
+}
+
+// clock is the coordinator's source of time and timers.
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d; the returned func cancels it.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
 }
 
 // Coordinator drives one consistent region: it starts epochs, collects the PEs' reports, commits, and
 // resets the region on any failure. Its report methods may be called from any goroutine and never block.
 type Coordinator struct {
-	o   Options
-	cfg topology.Consistent
-	log *slog.Logger
+	o     Options
+	cfg   topology.Consistent
+	log   *slog.Logger
+	clock clock
 
 	mu     sync.Mutex
 	queue  []event
@@ -73,23 +91,29 @@ type Coordinator struct {
 	status Status
 
 	// loop state
-	state      State
-	committed  uint64
-	gen        uint64
-	epoch      uint64
-	nextEpoch  uint64
-	final      bool
-	pending    map[string]bool
-	refs       map[string]string
-	exhausted  map[string]bool
-	attempts   int
-	commits    int
-	resets     int
-	lastErr    string
-	lastCkpt   time.Time
-	drainStart time.Time
-	trigger    *time.Timer
-	deadline   *time.Timer
+	state     State
+	committed uint64
+	gen       uint64
+	epoch     uint64
+	nextEpoch uint64
+	final     bool
+	pending   map[string]bool
+	refs      map[string]string
+	exhausted map[string]bool
+	attempts  int
+	commits   int
+	resets    int
+	lastErr   string
+	lastCkpt  time.Time
+	// periodStart is when the period to the next periodic epoch began: the last commit, the end of the last
+	// reset, or the start (IBM: "the interval begins counting after the end of the previously successful
+	// consistent state, or a reset to a previously completed consistent state").
+	periodStart time.Time
+	// trigger and deadline cancel the armed timers; triggerTok and deadlineTok identify them (0: none armed),
+	// so that an event from a timer that was stopped too late, or re-armed since, is recognised and dropped.
+	trigger, deadline       func() bool
+	triggerTok, deadlineTok uint64
+	tokens                  uint64
 }
 
 type eventKind int
@@ -104,6 +128,7 @@ const (
 	evInject
 	evTimeout
 	evTick
+	evSync
 )
 
 type event struct {
@@ -113,8 +138,10 @@ type event struct {
 	gen   uint64
 	ref   string
 	err   error
-	// timer events carry the state they were armed in, so a late one is recognised.
+	// timer events carry the token of the timer that posted them, so a late one is recognised.
 	armed uint64
+	// synced is closed when an evSync is handled.
+	synced chan struct{}
 }
 
 // Start starts a coordinator.
@@ -130,6 +157,10 @@ func Start(o Options) *Coordinator {
 		gen:       o.Generation,
 		nextEpoch: o.NextEpoch,
 		exhausted: map[string]bool{},
+		clock:     o.clock,
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -138,8 +169,10 @@ func Start(o Options) *Coordinator {
 	if c.nextEpoch <= c.committed {
 		c.nextEpoch = c.committed + 1
 	}
-	c.drainStart = time.Now()
-	c.publish()
+	c.periodStart = c.clock.Now()
+	// The first status is set here, so that Status is meaningful at once; OnChange runs only on the
+	// coordinator's goroutine.
+	c.status = c.snapshot()
 	go c.run()
 	return c
 }
@@ -199,6 +232,19 @@ func (c *Coordinator) Stop() {
 // Done is closed when the coordinator has stopped.
 func (c *Coordinator) Done() <-chan struct{} { return c.done }
 
+// sync waits until the coordinator has handled every event posted before it (a test hook). It returns false
+// if the coordinator stopped first.
+func (c *Coordinator) sync() bool {
+	ch := make(chan struct{})
+	c.post(event{kind: evSync, synced: ch})
+	select {
+	case <-ch:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
 func (c *Coordinator) post(e event) {
 	c.mu.Lock()
 	c.queue = append(c.queue, e)
@@ -234,8 +280,8 @@ func (c *Coordinator) run() {
 		c.mu.Unlock()
 		for _, e := range events {
 			c.handle(e)
+			c.publish()
 		}
-		c.publish()
 	}
 }
 
@@ -266,6 +312,7 @@ func (c *Coordinator) handle(e event) {
 		if len(c.pending) == 0 {
 			c.stopDeadline()
 			c.state = Processing
+			c.periodStart = c.clock.Now()
 			c.o.Actuator.Resume(c.gen)
 			c.log.Info("region reset", "generation", c.gen, "epoch", c.committed)
 			c.armTrigger()
@@ -280,9 +327,15 @@ func (c *Coordinator) handle(e event) {
 			c.startDrain()
 		}
 	case evTick:
-		if c.state == Processing && e.armed == c.gen {
+		if e.armed == 0 || e.armed != c.triggerTok {
+			return
+		}
+		c.trigger, c.triggerTok = nil, 0
+		if c.state == Processing {
 			c.startDrain()
 		}
+	case evSync:
+		close(e.synced)
 	case evForceReset:
 		if c.state == Finished || c.state == Stopped {
 			return
@@ -294,16 +347,29 @@ func (c *Coordinator) handle(e event) {
 			c.fail(e.err.Error())
 		}
 	case evTimeout:
+		if e.armed == 0 || e.armed != c.deadlineTok {
+			return
+		}
+		c.deadline, c.deadlineTok = nil, 0
 		switch {
 		case c.state == Draining && e.epoch == c.epoch && e.gen == c.gen:
 			c.fail(fmt.Sprintf("drain of epoch %d timed out after %s waiting for %s", c.epoch, c.cfg.DrainTimeout, c.pendingList()))
 		case c.state == Resetting && e.gen == c.gen:
-			c.fail(fmt.Sprintf("reset to epoch %d timed out after %s waiting for %s", c.committed, c.cfg.ResetTimeout, c.pendingList()))
+			waiting := c.pendingList()
+			if waiting == "" {
+				waiting = fmt.Sprintf("generation %d to be recorded", c.gen)
+			}
+			c.fail(fmt.Sprintf("reset to epoch %d timed out after %s waiting for %s", c.committed, c.cfg.ResetTimeout, waiting))
 		}
 	}
 }
 
+// allExhausted reports whether every start PE reported its source exhausted in this generation. A region
+// without start PEs has nothing that could report it: it never is.
 func (c *Coordinator) allExhausted() bool {
+	if len(c.o.Starts) == 0 {
+		return false
+	}
 	for _, s := range c.o.Starts {
 		if !c.exhausted[s] {
 			return false
@@ -325,7 +391,6 @@ func (c *Coordinator) startDrain() {
 	}
 	c.refs = make(map[string]string, len(c.o.PEs))
 	c.state = Draining
-	c.drainStart = time.Now()
 	c.armDeadline(c.cfg.DrainTimeout, event{kind: evTimeout, epoch: c.epoch, gen: c.gen})
 	c.o.Actuator.Drain(c.epoch, c.gen, c.final)
 }
@@ -341,7 +406,7 @@ func (c *Coordinator) commit() {
 	c.committed = c.epoch
 	c.attempts = 0
 	c.commits++
-	c.lastCkpt = time.Now()
+	c.lastCkpt = c.clock.Now()
 	c.o.Actuator.Committed(c.gen, c.epoch, c.final)
 	c.epoch = 0
 	if c.final {
@@ -350,6 +415,7 @@ func (c *Coordinator) commit() {
 		return
 	}
 	c.state = Processing
+	c.periodStart = c.lastCkpt
 	c.armTrigger()
 }
 
@@ -363,12 +429,19 @@ func (c *Coordinator) fail(reason string) {
 	if c.attempts >= c.cfg.MaxConsecutiveAttempts {
 		c.log.Error("region stopped: maximum reset attempts reached", "attempts", c.attempts, "reason", reason)
 		c.stopTimers()
-		// A last reset without a resume parks every PE at the committed epoch: nothing is processed until a
-		// forced reset.
-		c.gen++
-		_ = c.o.Ledger.NewGeneration(c.gen)
-		c.o.Actuator.Reset(c.gen, c.committed)
 		c.state = MaxAttemptsReached
+		c.epoch = 0
+		c.final = false
+		clear(c.exhausted)
+		clear(c.pending)
+		// A last reset without a resume parks every PE at the committed epoch: nothing is processed until a
+		// forced reset. Like any reset, it needs its generation recorded first.
+		c.gen++
+		if err := c.o.Ledger.NewGeneration(c.gen); err != nil {
+			c.lastErr = fmt.Sprintf("%s; record generation %d: %v", reason, c.gen, err)
+			return
+		}
+		c.o.Actuator.Reset(c.gen, c.committed)
 		return
 	}
 	c.attempts++
@@ -390,8 +463,10 @@ func (c *Coordinator) reset(reason string) {
 	c.log.Warn("resetting region", "to_epoch", c.committed, "generation", c.gen, "attempt", c.attempts, "reason", reason)
 	c.armDeadline(c.cfg.ResetTimeout, event{kind: evTimeout, gen: c.gen})
 	if err := c.o.Ledger.NewGeneration(c.gen); err != nil {
-		// Nothing was told to the PEs; the reset timeout makes another attempt.
+		// Nothing was told to the PEs, so no report of this generation can be genuine: wait for none, and let
+		// the reset timeout make another attempt.
 		c.lastErr = fmt.Sprintf("record generation %d: %v", c.gen, err)
+		clear(c.pending)
 		return
 	}
 	c.o.Actuator.Reset(c.gen, c.committed)
@@ -401,8 +476,8 @@ func (c *Coordinator) pendingList() string {
 	return strings.Join(slices.Sorted(maps.Keys(c.pending)), ", ")
 }
 
-// armTrigger schedules the next epoch: a period after the last one started, or now when the sources are
-// exhausted and the final epoch may start.
+// armTrigger schedules the next epoch: a period after the last commit or completed reset, or now when the
+// sources are exhausted and the final epoch may start.
 func (c *Coordinator) armTrigger() {
 	c.stopTrigger()
 	var d time.Duration
@@ -410,33 +485,38 @@ func (c *Coordinator) armTrigger() {
 	case c.allExhausted() && !c.holding():
 		d = 0
 	case c.cfg.Trigger == topology.TriggerPeriodic:
-		d = max(c.cfg.Period-time.Since(c.drainStart), 0)
+		d = max(c.cfg.Period-c.clock.Now().Sub(c.periodStart), 0)
 	case c.allExhausted():
 		d = max(c.cfg.Period, time.Second) // operator-driven, holding the final epoch: keep committing
 	default:
 		return
 	}
-	gen := c.gen
-	c.trigger = time.AfterFunc(d, func() { c.post(event{kind: evTick, armed: gen}) })
+	c.tokens++
+	tok := c.tokens
+	c.triggerTok = tok
+	c.trigger = c.clock.AfterFunc(d, func() { c.post(event{kind: evTick, armed: tok}) })
 }
 
 func (c *Coordinator) armDeadline(d time.Duration, e event) {
 	c.stopDeadline()
-	c.deadline = time.AfterFunc(d, func() { c.post(e) })
+	c.tokens++
+	e.armed = c.tokens
+	c.deadlineTok = e.armed
+	c.deadline = c.clock.AfterFunc(d, func() { c.post(e) })
 }
 
 func (c *Coordinator) stopTrigger() {
 	if c.trigger != nil {
-		c.trigger.Stop()
-		c.trigger = nil
+		c.trigger()
 	}
+	c.trigger, c.triggerTok = nil, 0
 }
 
 func (c *Coordinator) stopDeadline() {
 	if c.deadline != nil {
-		c.deadline.Stop()
-		c.deadline = nil
+		c.deadline()
 	}
+	c.deadline, c.deadlineTok = nil, 0
 }
 
 func (c *Coordinator) stopTimers() {
@@ -444,8 +524,8 @@ func (c *Coordinator) stopTimers() {
 	c.stopDeadline()
 }
 
-func (c *Coordinator) publish() {
-	s := Status{
+func (c *Coordinator) snapshot() Status {
+	return Status{
 		Region:         c.o.Region,
 		State:          c.state,
 		Committed:      c.committed,
@@ -458,6 +538,11 @@ func (c *Coordinator) publish() {
 		LastError:      c.lastErr,
 		Final:          c.final,
 	}
+}
+
+// publish makes the loop's state the visible Status and tells OnChange if it changed.
+func (c *Coordinator) publish() {
+	s := c.snapshot()
 	c.mu.Lock()
 	changed := s != c.status
 	c.status = s

@@ -128,6 +128,8 @@ func Expand(p *topology.Plan) (*Physical, error) {
 	}
 	for _, i := range order {
 		op := &p.Operators[i]
+		// An operator joins its writer's PE when it has one input and neither end is isolated (an isolated
+		// operator runs in a PE of its own: nothing fuses into it either).
 		fusable := len(op.Inputs) == 1 && !op.Isolate
 		for _, in := range op.Inputs {
 			shape, err := p.Shape(in.From, op.Name)
@@ -135,6 +137,7 @@ func Expand(p *topology.Plan) (*Physical, error) {
 				return nil, err
 			}
 			from := opIndex[in.From]
+			fuse := fusable && !p.Operators[from].Isolate
 			routing, par := Forward, -1
 			if shape.Routed {
 				routing, par = p.Parallel[shape.Region].Routing, shape.Region
@@ -151,7 +154,7 @@ func Expand(p *topology.Plan) (*Physical, error) {
 				if len(c.To) == 0 {
 					return nil, fmt.Errorf("no reader of %s in %s", ph.Instances[a].ID, op.Name)
 				}
-				if fusable && forward {
+				if fuse && forward {
 					ph.Instances[c.To[0]].PE = ph.Instances[a].PE
 				}
 				ph.Conns = append(ph.Conns, c)

@@ -17,6 +17,15 @@ type Permits struct {
 	holders int
 	blocked bool
 	stopped bool
+	// overReleased counts releases without a held permit.
+	overReleased int
+}
+
+// OverReleased counts the releases made without a held permit (an operator bug).
+func (p *Permits) OverReleased() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.overReleased
 }
 
 // NewPermits makes permits, open.
@@ -40,9 +49,19 @@ func (p *Permits) Acquire() error {
 	return nil
 }
 
-// Release gives a permit back.
+// Release gives a permit back. Releasing a permit that is not held panics, as unlocking an unlocked mutex
+// does: a count gone negative would let Block return while a permit is held. Once the permits are stopped
+// nothing depends on the count, and an extra Release (after an Acquire that failed) is ignored.
 func (p *Permits) Release() {
 	p.mu.Lock()
+	if p.holders <= 0 {
+		// A release without an acquire is a bug in the operator that calls it, but an agent runs other
+		// jobs too: count it instead of crashing, and keep the count from going negative, which would let
+		// a drain start while a permit is held.
+		p.overReleased++
+		p.mu.Unlock()
+		return
+	}
 	p.holders--
 	if p.holders == 0 {
 		p.cond.Broadcast()
