@@ -58,6 +58,8 @@ type Type interface {
 	HashRoute(targets []any, hash any) (any, error)
 	// Nop is a func(T) that drops its tuple: the emit of an output nobody reads.
 	Nop() any
+	// Wire returns the codec that moves batches of T between nodes.
+	Wire() Wire
 	// Counted wraps target, a func(T), to add one to *n per tuple. *n belongs to the goroutine that calls
 	// the function; publish it elsewhere with an atomic.
 	Counted(target any, n *uint64) (any, error)
