@@ -61,7 +61,9 @@ var errShort = errors.New("truncated value")
 
 type intCodec struct{}
 
-func (intCodec) Append(dst []byte, v int) ([]byte, error) { return binary.AppendVarint(dst, int64(v)), nil }
+func (intCodec) Append(dst []byte, v int) ([]byte, error) {
+	return binary.AppendVarint(dst, int64(v)), nil
+}
 func (intCodec) Read(src []byte) (int, int, error) {
 	v, n := binary.Varint(src)
 	if n <= 0 {
@@ -72,7 +74,9 @@ func (intCodec) Read(src []byte) (int, int, error) {
 
 type int64Codec struct{}
 
-func (int64Codec) Append(dst []byte, v int64) ([]byte, error) { return binary.AppendVarint(dst, v), nil }
+func (int64Codec) Append(dst []byte, v int64) ([]byte, error) {
+	return binary.AppendVarint(dst, v), nil
+}
 func (int64Codec) Read(src []byte) (int64, int, error) {
 	v, n := binary.Varint(src)
 	if n <= 0 {
