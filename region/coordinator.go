@@ -35,6 +35,10 @@ type Ledger interface {
 	Commit(epoch, gen uint64, refs map[string]string) error
 	// NewGeneration records generation gen before a reset uses it.
 	NewGeneration(gen uint64) error
+	// Begin records that epoch starts in generation gen, before any PE is asked to drain it: a coordinator
+	// that takes over starts above every epoch ever begun, so markers of an abandoned epoch can never be
+	// mistaken for its own.
+	Begin(epoch, gen uint64) error
 }
 
 // Options configure a coordinator.
@@ -50,6 +54,10 @@ type Options struct {
 	Committed, Generation, NextEpoch uint64
 	// ResetFirst starts with a reset to Committed instead of processing.
 	ResetFirst bool
+	// Announce starts by announcing Committed to the PEs again (a coordinator taking over: the previous one
+	// may have committed an epoch without announcing it, and transactional sinks publish on the
+	// announcement). PEs treat announcements idempotently.
+	Announce bool
 	// HoldFinal, when it returns true, keeps the final epoch from starting: the region keeps taking regular
 	// epochs after its sources are exhausted (reset injection uses it).
 	HoldFinal func() bool
@@ -258,6 +266,9 @@ func (c *Coordinator) post(e event) {
 func (c *Coordinator) run() {
 	defer close(c.done)
 	defer c.stopTimers()
+	if c.o.Announce && c.committed > 0 {
+		c.o.Actuator.Committed(c.gen, c.committed, false)
+	}
 	if c.o.ResetFirst {
 		c.reset("taking over")
 	} else {
@@ -392,6 +403,10 @@ func (c *Coordinator) startDrain() {
 	c.refs = make(map[string]string, len(c.o.PEs))
 	c.state = Draining
 	c.armDeadline(c.cfg.DrainTimeout, event{kind: evTimeout, epoch: c.epoch, gen: c.gen})
+	if err := c.o.Ledger.Begin(c.epoch, c.gen); err != nil {
+		c.fail(fmt.Sprintf("begin epoch %d: %v", c.epoch, err))
+		return
+	}
 	c.o.Actuator.Drain(c.epoch, c.gen, c.final)
 }
 

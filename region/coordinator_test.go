@@ -1021,3 +1021,49 @@ func equalCmds(a, b []cmd) bool {
 	}
 	return true
 }
+
+// Every drained epoch was begun in the ledger first, in its generation.
+func TestCoordinatorBeginsEveryEpochBeforeDraining(t *testing.T) {
+	h := newHarness(t, nil)
+	defer h.stop()
+	for i := 0; i < 3; i++ {
+		h.runEpoch()
+	}
+	h.c.Inject("x")
+	h.resetAll(1)
+	h.runEpoch()
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	if h.rec.drainUnbegun != 0 || len(h.rec.begun) != 4 {
+		t.Fatalf("drains not begun first: %d; begun %v", h.rec.drainUnbegun, h.rec.begun)
+	}
+}
+
+// A ledger that cannot record the start of an epoch fails it: nothing is drained, the region resets.
+func TestCoordinatorBeginFailureResets(t *testing.T) {
+	h := newHarness(t, nil)
+	defer h.stop()
+	h.rec.mu.Lock()
+	h.rec.failBegins = 1
+	h.rec.mu.Unlock()
+	h.advance(testPeriod)
+	st := h.expectState(Resetting)
+	if h.rec.count(kDrain) != 0 || !strings.Contains(st.LastError, "begin epoch 1") {
+		t.Fatalf("status %+v journal %v", st, h.rec.cmds())
+	}
+}
+
+// A coordinator taking over announces the committed epoch again and numbers its epochs above NextEpoch.
+func TestCoordinatorTakeoverAnnouncesAndContinues(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Committed, o.Generation, o.NextEpoch, o.Announce = 4, 2, 9, true
+	})
+	defer h.stop()
+	c, ok := h.rec.last(kCommitted)
+	if !ok || c.Epoch != 4 || c.Gen != 2 || c.Final {
+		t.Fatalf("announcement %v (ok %v)", c, ok)
+	}
+	if e := h.runEpoch(); e != 9 {
+		t.Fatalf("first epoch %d, want 9", e)
+	}
+}

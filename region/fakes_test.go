@@ -169,6 +169,11 @@ type recorder struct {
 	failNewGens    int // the next n NewGeneration calls fail
 	commitFailsAll bool
 	newGenFailsAll bool
+	// begun records Begin calls (epoch -> generation) outside the journal; drainUnbegun counts drains of
+	// epochs that were not begun first; failBegins makes the next n Begin calls fail.
+	begun        map[uint64]uint64
+	drainUnbegun int
+	failBegins   int
 	// onDrain, when set, is called (outside the lock) after a Drain is journaled.
 	onDrain func(epoch, gen uint64, final bool)
 	onReset func(gen, epoch uint64)
@@ -180,9 +185,26 @@ func (r *recorder) add(c cmd) {
 	r.mu.Unlock()
 }
 
+func (r *recorder) Begin(epoch, gen uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failBegins > 0 {
+		r.failBegins--
+		return errLedger
+	}
+	if r.begun == nil {
+		r.begun = map[uint64]uint64{}
+	}
+	r.begun[epoch] = gen
+	return nil
+}
+
 func (r *recorder) Drain(epoch, gen uint64, final bool) {
 	r.add(cmd{Kind: kDrain, Epoch: epoch, Gen: gen, Final: final})
 	r.mu.Lock()
+	if g, ok := r.begun[epoch]; !ok || g != gen {
+		r.drainUnbegun++
+	}
 	f := r.onDrain
 	r.mu.Unlock()
 	if f != nil {
