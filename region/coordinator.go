@@ -33,8 +33,8 @@ type Ledger interface {
 	// Commit records that epoch is complete, with each PE's checkpoint reference. The epoch is committed
 	// only once Commit returns nil.
 	Commit(epoch, gen uint64, refs map[string]string) error
-	// NewGeneration records generation gen before a reset uses it.
-	NewGeneration(gen uint64) error
+	// NewGeneration records generation gen before a reset uses it, with the attempt it makes and why.
+	NewGeneration(gen uint64, attempts int, reason string) error
 	// Begin records that epoch starts in generation gen, before any PE is asked to drain it: a coordinator
 	// that takes over starts above every epoch ever begun, so markers of an abandoned epoch can never be
 	// mistaken for its own.
@@ -208,9 +208,11 @@ func (c *Coordinator) Failed(pe string, gen uint64, err error) {
 // Trigger asks for an epoch now (the operator-driven trigger).
 func (c *Coordinator) Trigger() { c.post(event{kind: evTrigger}) }
 
-// ForceReset resets the region with a fresh set of attempts, whatever its state: the way out of
+// ForceReset resets the region with a fresh set of attempts, whatever its state, saying why: the way out of
 // MaxAttemptsReached.
-func (c *Coordinator) ForceReset() { c.post(event{kind: evForceReset}) }
+func (c *Coordinator) ForceReset(reason string) {
+	c.post(event{kind: evForceReset, err: fmt.Errorf("%s", reason)})
+}
 
 // Inject makes the region fail now, as if an operator had (fault injection). It does nothing while the
 // region is resetting, stopped on its attempts, or finished.
@@ -352,7 +354,8 @@ func (c *Coordinator) handle(e event) {
 			return
 		}
 		c.attempts = 0
-		c.reset("forced reset")
+		c.lastErr = e.err.Error()
+		c.reset(c.lastErr)
 	case evInject:
 		if c.state == Processing || c.state == Draining {
 			c.fail(e.err.Error())
@@ -452,7 +455,7 @@ func (c *Coordinator) fail(reason string) {
 		// A last reset without a resume parks every PE at the committed epoch: nothing is processed until a
 		// forced reset. Like any reset, it needs its generation recorded first.
 		c.gen++
-		if err := c.o.Ledger.NewGeneration(c.gen); err != nil {
+		if err := c.o.Ledger.NewGeneration(c.gen, c.attempts, "maximum attempts reached: "+reason); err != nil {
 			c.lastErr = fmt.Sprintf("%s; record generation %d: %v", reason, c.gen, err)
 			return
 		}
@@ -477,7 +480,7 @@ func (c *Coordinator) reset(reason string) {
 	}
 	c.log.Warn("resetting region", "to_epoch", c.committed, "generation", c.gen, "attempt", c.attempts, "reason", reason)
 	c.armDeadline(c.cfg.ResetTimeout, event{kind: evTimeout, gen: c.gen})
-	if err := c.o.Ledger.NewGeneration(c.gen); err != nil {
+	if err := c.o.Ledger.NewGeneration(c.gen, c.attempts, reason); err != nil {
 		// Nothing was told to the PEs, so no report of this generation can be genuine: wait for none, and let
 		// the reset timeout make another attempt.
 		c.lastErr = fmt.Sprintf("record generation %d: %v", c.gen, err)

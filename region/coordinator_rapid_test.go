@@ -199,6 +199,7 @@ func (m *crModel) forceReset() {
 		return
 	}
 	m.attempts = 0
+	m.lastErr = true // the reason of a forced reset is its last error
 	m.reset()
 }
 
@@ -432,7 +433,7 @@ func coordinatorStateMachine(rt *rapid.T) {
 			m.inject()
 		},
 		"ForceReset": func(t *rapid.T) {
-			h.c.ForceReset()
+			h.c.ForceReset("forced reset")
 			m.forceReset()
 		},
 		"Advance": func(t *rapid.T) {

@@ -345,7 +345,7 @@ func TestCoordinatorMaxAttempts(t *testing.T) {
 	}
 
 	// A forced reset starts afresh.
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	h.sync()
 	st = h.expectState(Resetting)
 	if st.Attempts != 0 || st.Generation != 5 {
@@ -396,7 +396,7 @@ func TestCoordinatorForceReset(t *testing.T) {
 	h.c.Inject("x")
 	h.sync()
 	h.expectState(Resetting)
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	h.sync()
 	st := h.expectState(Resetting)
 	if st.Generation != 2 || st.Attempts != 0 {
@@ -407,7 +407,7 @@ func TestCoordinatorForceReset(t *testing.T) {
 	h.resetAll(2)
 	h.advance(h.clk.Pending()[0])
 	h.expectDrain(1, 2, false)
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	h.sync()
 	st = h.expectState(Resetting)
 	if st.Generation != 3 || st.Epoch != 0 {
@@ -424,7 +424,7 @@ func TestCoordinatorForceResetIgnoredWhenFinished(t *testing.T) {
 	h.drainAll(1, 0)
 	st := h.expectState(Finished)
 	n := len(h.rec.cmds())
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	h.c.Inject("late")
 	h.c.Failed("sink", 0, errors.New("late"))
 	h.c.Trigger()
@@ -528,7 +528,7 @@ func TestCoordinatorTimersOfOlderStatesDoNotFire(t *testing.T) {
 
 	// 3. A reset deadline of a superseded reset does not fail the current one.
 	k = staleFrom()
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	h.sync()
 	st := h.expectState(Resetting)
 	fireSpent(k)
@@ -863,7 +863,7 @@ func TestCoordinatorStop(t *testing.T) {
 	h.stop()
 	h.c.Drained("src_a", 1, 0, "x")
 	h.c.Failed("src_a", 0, errors.New("x"))
-	h.c.ForceReset()
+	h.c.ForceReset("forced reset")
 	if h.c.sync() {
 		t.Fatal("sync on a stopped coordinator")
 	}

@@ -246,7 +246,7 @@ func (r *recorder) Commit(epoch, gen uint64, refs map[string]string) error {
 	return err
 }
 
-func (r *recorder) NewGeneration(gen uint64) error {
+func (r *recorder) NewGeneration(gen uint64, attempts int, reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := cmd{Kind: kNewGen, Gen: gen}
