@@ -9,6 +9,7 @@ import (
 
 	"github.com/weirstream/weir/checkpoint"
 	"github.com/weirstream/weir/flow"
+	"github.com/weirstream/weir/operator"
 	"github.com/weirstream/weir/region"
 	"github.com/weirstream/weir/topology"
 )
@@ -27,16 +28,21 @@ type Reporter interface {
 	Trigger(region int)
 	// Finished: PE pe ended normally (end of stream, or its region's final epoch committed).
 	Finished(pe string)
-	// Crashed: PE pe, outside any consistent region, failed. Nothing can replay its input: the job fails.
+	// Crashed: PE pe failed in a way no reset repairs — outside any consistent region (nothing can replay its
+	// input), while opening its operators, or at the final epoch of its region: the job fails.
 	Crashed(pe string, err error)
 }
 
 // Remote carries the links that cross nodes (nil when every PE runs here).
 type Remote interface {
 	// Outgoing returns the sending side (a flow.Link[T] for t) of link l, whose reader runs elsewhere.
-	Outgoing(l *region.Link, t flow.Type) (any, error)
-	// Incoming hands over the local edge into which link l, whose writer runs elsewhere, must deliver.
-	Incoming(l *region.Link, e flow.AnyEdge) error
+	// fail records a failure of the sending PE (a tuple its codec cannot encode); call it only from the
+	// link's Send.
+	Outgoing(l *region.Link, t flow.Type, fail func(error)) (any, error)
+	// Incoming returns the local edge, of tuple type t, from which the reader of link l (its writer runs
+	// elsewhere) reads. The remote side owns it: it may be shared with a writer in another executor of the
+	// same node, or fed by a network stream.
+	Incoming(l *region.Link, t flow.Type) (flow.AnyEdge, error)
 }
 
 // Options configure an executor.
@@ -69,6 +75,35 @@ type Executor struct {
 	run  []*pe
 	done chan struct{}
 	stop sync.Once
+
+	metricsMu sync.Mutex
+	metrics   map[string]*operator.Metric // "instance/name"
+}
+
+func (x *Executor) metric(instance, name, description string) *operator.Metric {
+	x.metricsMu.Lock()
+	defer x.metricsMu.Unlock()
+	if x.metrics == nil {
+		x.metrics = make(map[string]*operator.Metric)
+	}
+	k := instance + "/" + name
+	m, ok := x.metrics[k]
+	if !ok {
+		m = &operator.Metric{Name: name, Description: description}
+		x.metrics[k] = m
+	}
+	return m
+}
+
+// Metrics returns the operators' custom metrics by "instance/name".
+func (x *Executor) Metrics() map[string]int64 {
+	x.metricsMu.Lock()
+	defer x.metricsMu.Unlock()
+	out := make(map[string]int64, len(x.metrics))
+	for k, m := range x.metrics {
+		out[k] = m.Value()
+	}
+	return out
 }
 
 // New binds and wires the PEs to run. A plan naming code this binary lacks is refused here.

@@ -33,6 +33,7 @@ type msg struct {
 	epoch, gen uint64
 	final      bool
 	err        error
+	run        uint64 // mRunDone: the Generator run that ended
 }
 
 // pe is one running PE. Fields below "owned by the PE goroutine" are touched only there (for a Generator
@@ -64,11 +65,11 @@ type pe struct {
 	done     chan struct{}
 	saves    chan save
 	saved    chan struct{}
-	genDone  chan struct{}
 	tickSent atomic.Bool
 
-	mu   sync.Mutex
-	mail []msg
+	mu     sync.Mutex
+	mail   []msg
+	curRun *genRun // the Generator's current run; written by the PE goroutine under mu
 
 	// owned by the PE goroutine
 	gen           uint64
@@ -76,12 +77,12 @@ type pe struct {
 	failed        bool
 	parked        bool
 	rerun         bool
-	running       bool
+	running       bool   // a Generator's curRun has not returned yet
+	runs          uint64 // Generator runs started
 	stopping      bool
 	finished      bool
 	lastCommitted uint64
-	emitted       uint64
-	consumed      uint64
+	lastDrained   uint64
 	lastEmitted   uint64
 	eager         bool
 
@@ -161,6 +162,11 @@ func (p *pe) post(m msg) {
 			if p.permits != nil {
 				p.permits.Stop()
 			}
+			p.mu.Lock()
+			if p.curRun != nil {
+				p.curRun.cancel()
+			}
+			p.mu.Unlock()
 		})
 	}
 	p.guard.Pending.Store(true)
@@ -246,7 +252,7 @@ func (p *pe) checkFailure() {
 }
 
 // control runs the PE's pending control work on its goroutine. It returns false when the PE must stop. It
-// blocks while the PE is failed (until a reset) or parked (a source, until its region resumes).
+// blocks while the PE is failed (until a reset) or parked (between a reset and its region's resume).
 func (p *pe) control() bool {
 	for {
 		p.guard.Pending.Store(false)
@@ -269,9 +275,12 @@ func (p *pe) control() bool {
 func (p *pe) handle(m msg) {
 	switch m.kind {
 	case mDrain:
-		if p.src == nil || p.failed || p.parked || m.gen != p.gen {
+		// A drain the leader repeats (it resends until delivered) must not checkpoint the epoch twice:
+		// downstream PEs would see its marker twice on one input.
+		if p.src == nil || p.failed || p.parked || m.gen != p.gen || m.epoch <= p.lastDrained {
 			return
 		}
+		p.lastDrained = m.epoch
 		ctl := flow.Control{Kind: flow.CtlMarker, Epoch: m.epoch}
 		if m.final {
 			ctl.Kind = flow.CtlFinal
@@ -289,9 +298,12 @@ func (p *pe) handle(m msg) {
 		}
 	case mReset:
 		if m.gen <= p.gen {
+			// A stale reset (a duplicate, or one a takeover repeats): its abort must not interrupt a later
+			// send, which would silently halt the PE.
+			p.rearmAbort()
 			return
 		}
-		if p.explicit() && !p.permits.Block() {
+		if p.explicit() && (!p.endRun() || !p.permits.Block()) {
 			return
 		}
 		p.lockEmit()
@@ -318,22 +330,7 @@ func (p *pe) handle(m msg) {
 		p.tick()
 		p.unlockEmit()
 	case mRunDone:
-		p.running = false
-		if p.stopping {
-			return
-		}
-		if m.err != nil {
-			p.lockEmit()
-			p.guard.Fail(0, m.err)
-			p.unlockEmit()
-		} else if !p.failed && !p.parked {
-			p.lockEmit()
-			halted := p.guard.Halt.IsSet()
-			if !halted {
-				p.sourceDone()
-			}
-			p.unlockEmit()
-		}
+		p.runDone(m)
 	}
 }
 
@@ -415,17 +412,7 @@ func (p *pe) saver() {
 // reset brings the PE back to epoch (0: initial state) in generation gen.
 func (p *pe) reset(gen, epoch uint64) {
 	p.gen = gen
-	select {
-	case <-p.abort:
-	default:
-	}
-	p.mu.Lock()
-	for _, m := range p.mail {
-		if m.kind == mReset || m.kind == mStop {
-			signal(p.abort)
-		}
-	}
-	p.mu.Unlock()
+	p.rearmAbort()
 	p.guard.Halt.Clear()
 	p.guard.ClearErr()
 	p.failed = false
@@ -455,9 +442,29 @@ func (p *pe) reset(gen, epoch uint64) {
 		}
 	}
 	p.lastCommitted = epoch
-	p.parked = p.src != nil
+	// Every PE of the region, not only its sources, waits for the resume: a PE that processed before it (a
+	// time-driven node emitting what it restored, say) could reach a PE that has not reset yet, which would
+	// take tuples of the new generation and then wipe them with its own restore.
+	p.parked = true
 	p.pubGen.Store(gen)
 	p.x.o.Reporter.ResetDone(p.region, p.id, gen)
+}
+
+// rearmAbort consumes the abort signal of a reset being handled, keeping it only if another reset or a stop
+// is still waiting in the mailbox.
+func (p *pe) rearmAbort() {
+	select {
+	case <-p.abort:
+	default:
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.mail {
+		if m.kind == mReset || m.kind == mStop {
+			signal(p.abort)
+			return
+		}
+	}
 }
 
 // commit tells the nodes that epoch committed.
@@ -465,12 +472,19 @@ func (p *pe) commit(epoch uint64, final bool) {
 	if epoch > p.lastCommitted {
 		prev := p.lastCommitted
 		for k, n := range p.nodes {
-			if !p.call(k, func() error { return n.RegionCheckpointed(epoch) }) {
-				return
+			ok := p.call(k, func() error { return n.RegionCheckpointed(epoch) }) &&
+				(prev == 0 || p.call(k, func() error { return n.RetireCheckpoint(prev) }))
+			if ok {
+				continue
 			}
-			if prev > 0 && !p.call(k, func() error { return n.RetireCheckpoint(prev) }) {
-				return
+			if final {
+				// The region has finished: no reset can follow, so waiting for one would hang the job.
+				err, k := p.guard.Err()
+				p.failed = true
+				p.stopping = true
+				p.x.o.Reporter.Crashed(p.id, fmt.Errorf("operator %s, at the final epoch %d of its region: %w", p.nodeName(k), epoch, err))
 			}
+			return
 		}
 		p.lastCommitted = epoch
 	}
@@ -484,8 +498,8 @@ func (p *pe) commit(epoch uint64, final bool) {
 // to one-tuple batches so that no tuple waits for a full batch.
 func (p *pe) tick() {
 	if p.src != nil {
-		n := p.emitted - p.lastEmitted
-		p.lastEmitted = p.emitted
+		n := p.guard.Emitted - p.lastEmitted
+		p.lastEmitted = p.guard.Emitted
 		size := p.x.o.BatchSize
 		switch {
 		case !p.eager && n < uint64(size):
@@ -544,8 +558,8 @@ func (p *pe) publish() {
 }
 
 func (p *pe) publishLocked() {
-	p.pubEmitted.Store(p.emitted)
-	p.pubConsumed.Store(p.consumed)
+	p.pubEmitted.Store(p.guard.Emitted)
+	p.pubConsumed.Store(p.guard.Consumed)
 }
 
 func (p *pe) stats() PEStats {

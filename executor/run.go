@@ -56,8 +56,10 @@ func (p *pe) shutdown() {
 	if p.permits != nil {
 		p.permits.Stop()
 	}
-	if p.genDone != nil && p.running {
-		<-p.genDone
+	if p.running {
+		p.curRun.cancel()
+		<-p.curRun.ended
+		p.running = false
 	}
 	for k := len(p.nodes) - 1; k >= len(p.nodes)-p.opened; k-- {
 		n := p.nodes[k]
@@ -76,7 +78,7 @@ func (p *pe) shutdown() {
 // runInbox is the loop of a PE fed by other PEs.
 func (p *pe) runInbox() {
 	for !p.stopping {
-		if p.guard.Pending.Load() && !p.control() {
+		if (p.guard.Pending.Load() || p.parked) && !p.control() {
 			return
 		}
 		took, in, ctl := p.poll()
@@ -105,7 +107,14 @@ func (p *pe) poll() (took bool, in int, ctl flow.Control) {
 // runIterator is the loop of a source that emits on this goroutine: it calls control between emissions
 // (the implicit permit).
 func (p *pe) runIterator() {
-	loop := &operator.SourceLoop{SafePoint: p.control, Context: p.context(0), Done: p.stopCh}
+	// A reset handled at a safe point restores the source's state in place: Run goes on from there, so it
+	// must not be called again once it returns.
+	safePoint := func() bool {
+		ok := p.control()
+		p.rerun = false
+		return ok
+	}
+	loop := &operator.SourceLoop{SafePoint: safePoint, Context: p.context(0), Done: p.stopCh}
 	for {
 		if (p.failed || p.parked) && !p.control() {
 			return
@@ -159,47 +168,4 @@ func (p *pe) sourceDone() {
 		return
 	}
 	p.checkpoint(flow.Control{Kind: flow.CtlFinal})
-}
-
-// runGenerator runs a source that emits from goroutines of its own; this goroutine does the control work,
-// taking every permit for drains and resets.
-func (p *pe) runGenerator() {
-	loop := &operator.SourceLoop{
-		SafePoint: func() bool { return !p.stopping },
-		Permits:   p.permits, EmitLock: &p.emitMu, Done: p.stopCh, Context: p.context(0),
-	}
-	if p.parked {
-		p.permits.Block()
-	} else {
-		p.startGenerator(loop)
-	}
-	for {
-		if !p.control() {
-			return
-		}
-		if p.rerun && !p.running {
-			p.rerun = false
-			p.startGenerator(loop)
-		}
-		<-p.wake
-	}
-}
-
-func (p *pe) startGenerator(loop *operator.SourceLoop) {
-	p.running = true
-	done := make(chan struct{})
-	p.genDone = done
-	go func() {
-		defer close(done)
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = panicError(r)
-				}
-			}()
-			err = p.src.Run(loop)
-		}()
-		p.post(msg{kind: mRunDone, err: err})
-	}()
 }

@@ -81,11 +81,15 @@ func (w *wiring) edge(l int) flow.AnyEdge {
 	if e, ok := w.edges[l]; ok {
 		return e
 	}
-	link := &w.ph.Links[l]
-	t := w.factories[w.ph.Instances[link.From].Op].Outs()[w.ph.Conns[link.Conn].Port]
-	e := t.NewEdge(w.x.o.Credits, w.x.o.BatchSize)
+	e := w.linkType(l).NewEdge(w.x.o.Credits, w.x.o.BatchSize)
 	w.edges[l] = e
 	return e
+}
+
+// linkType is the tuple type link l carries: its writer's output type.
+func (w *wiring) linkType(l int) flow.Type {
+	link := &w.ph.Links[l]
+	return w.factories[w.ph.Instances[link.From].Op].Outs()[w.ph.Conns[link.Conn].Port]
 }
 
 // build makes PE i: its nodes, inbox, outboxes and the calls between them.
@@ -125,7 +129,8 @@ func (w *wiring) build(i int) (*pe, error) {
 		}
 		p.src = src
 	}
-	// inputs calls node k's input, counting tuples that reach a sink.
+	// inputs calls node k's input, counting tuples that reach a sink (unless the sink counts them itself:
+	// the wrapper costs a call per tuple).
 	inputs := make(map[int]any)
 	input := func(k int) (any, error) {
 		if f, ok := inputs[k]; ok {
@@ -134,9 +139,9 @@ func (w *wiring) build(i int) (*pe, error) {
 		f := p.nodes[k].Input()
 		inst := def.Instances[k]
 		op := w.ph.Instances[inst].Op
-		if len(w.ph.Plan.Operators[op].Out) == 0 {
+		if _, self := p.nodes[k].(operator.SelfCounting); !self && len(w.ph.Plan.Operators[op].Out) == 0 {
 			var err error
-			if f, err = w.factories[op].In().Counted(f, &p.consumed); err != nil {
+			if f, err = w.factories[op].In().Counted(f, &p.guard.Consumed); err != nil {
 				return nil, err
 			}
 		}
@@ -165,9 +170,9 @@ func (w *wiring) build(i int) (*pe, error) {
 					return nil, err
 				}
 			}
-			if k == 0 && def.Source && port == 0 {
+			if _, self := p.nodes[k].(operator.SelfCounting); !self && k == 0 && def.Source && port == 0 {
 				var err error
-				if emit, err = t.Counted(emit, &p.emitted); err != nil {
+				if emit, err = t.Counted(emit, &p.guard.Emitted); err != nil {
 					return nil, err
 				}
 			}
@@ -179,16 +184,19 @@ func (w *wiring) build(i int) (*pe, error) {
 	if !def.Source {
 		edges := make([]flow.AnyEdge, len(def.Inputs))
 		for j, l := range def.Inputs {
-			edges[j] = w.edge(l)
 			link := &w.ph.Links[l]
-			if !w.here[link.FromPE] {
-				if w.x.o.Remote == nil {
-					return nil, fmt.Errorf("input from %s runs elsewhere and there is no transport", w.ph.PEs[link.FromPE].ID)
-				}
-				if err := w.x.o.Remote.Incoming(link, edges[j]); err != nil {
-					return nil, err
-				}
+			if w.here[link.FromPE] {
+				edges[j] = w.edge(l)
+				continue
 			}
+			if w.x.o.Remote == nil {
+				return nil, fmt.Errorf("input from %s runs elsewhere and there is no transport", w.ph.PEs[link.FromPE].ID)
+			}
+			e, err := w.x.o.Remote.Incoming(link, w.linkType(l))
+			if err != nil {
+				return nil, fmt.Errorf("input from %s: %w", w.ph.PEs[link.FromPE].ID, err)
+			}
+			edges[j] = e
 		}
 		deliver, err := input(0)
 		if err != nil {
@@ -223,7 +231,7 @@ func (w *wiring) connEmit(p *pe, c *region.Conn, t flow.Type, local map[int]int,
 				return nil, fmt.Errorf("reader %s runs elsewhere and there is no transport", w.ph.PEs[link.ToPE].ID)
 			}
 			var err error
-			if l, err = w.x.o.Remote.Outgoing(link, t); err != nil {
+			if l, err = w.x.o.Remote.Outgoing(link, t, func(err error) { p.guard.Fail(0, fmt.Errorf("link to %s: %w", w.ph.PEs[link.ToPE].ID, err)) }); err != nil {
 				return nil, err
 			}
 		}

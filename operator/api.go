@@ -31,21 +31,23 @@ type Iterator[T any] interface {
 
 // Generator is a source that emits from goroutines of its own. Each emission must happen while holding a
 // permit (SourceContext.Acquire … Release), and the state change that goes with it must happen under the same
-// permit. Run returns nil when the source is exhausted. After a reset of its region Run is called again, with
-// the state restored.
+// permit. Run returns nil when the source is exhausted. A reset of its region first ends the running Run —
+// Acquire and Emit fail and Done is closed; Run must then return, and the reset waits for it — and once the
+// region resumes Run is called again, with the state restored: a position kept in a local variable is fine.
 type Generator[T any] interface {
 	Run(ctx SourceContext[T]) error
 }
 
 // SourceContext is what a Generator emits through.
 type SourceContext[T any] interface {
-	// Acquire takes a permit, waiting while the region drains or resets. It fails once the source must stop.
+	// Acquire takes a permit, waiting while the region drains. It fails once the source must stop or this
+	// call of Run must end (a reset).
 	Acquire() error
 	// Release gives the permit back.
 	Release()
-	// Emit submits a tuple. The caller must hold a permit.
+	// Emit submits a tuple. The caller must hold a permit. It fails (ErrStopped) once Done is closed.
 	Emit(T) error
-	// Done is closed when the source must stop.
+	// Done is closed when the source must stop or this call of Run must end (a reset).
 	Done() <-chan struct{}
 	// Context is the operator's context.
 	Context() Context

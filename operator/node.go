@@ -27,14 +27,34 @@ type Context interface {
 	Info() Info
 	Job() string
 	Logger() *slog.Logger
+	// Metric returns the operator's custom metric called name, creating it (IBM's CustomMetric). Metrics
+	// are not state: they are not checkpointed, so create them in Open.
+	Metric(name, description string) *Metric
 	// MakeConsistent asks the operator's consistent region to start an epoch now (the operator-driven
 	// trigger). It does not wait. It reports false if the operator is not the start of an operator-driven
 	// region.
 	MakeConsistent() bool
 }
 
+// Metric is a custom metric of an operator: a value it sets or counts, shown by weir run and the cluster's
+// status.
+type Metric struct {
+	Name, Description string
+	v                 atomic.Int64
+}
+
+// Set sets the value.
+func (m *Metric) Set(v int64) { m.v.Store(v) }
+
+// Add adds d to the value.
+func (m *Metric) Add(d int64) { m.v.Add(d) }
+
+// Value returns the value.
+func (m *Metric) Value() int64 { return m.v.Load() }
+
 // Node is one operator instance as the executor runs it. All methods but Input's function run on the PE's
-// goroutine or under its emit lock, never concurrently. Bind and Connect come before Open.
+// goroutine or under its emit lock, never concurrently. Bind comes first (Input's function may keep the guard
+// it was given); Connect comes before Open.
 type Node interface {
 	// Bind gives the node its PE's guard and its index in the PE, which it records while user code runs.
 	Bind(g *Guard, id int)
@@ -98,9 +118,19 @@ type Guard struct {
 	// Cur is the index of the node that last entered user code.
 	Cur int
 	// Wake, when set, is signalled by Fail: a failure on a goroutine other than the PE's must wake it.
-	Wake  chan struct{}
-	err   error
-	errOp int
+	Wake chan struct{}
+	// Emitted counts the tuples the PE's source emitted, Consumed those its sinks took. Nodes that implement
+	// SelfCounting add to them; the executor counts for the others. Like Cur, they belong to the goroutine
+	// that runs the PE's operators (or holds its emit lock).
+	Emitted, Consumed uint64
+	err               error
+	errOp             int
+}
+
+// SelfCounting is implemented by source and sink nodes that count what they emit or take in their Guard
+// (Emitted, Consumed), which saves the executor a wrapper call per tuple.
+type SelfCounting interface {
+	SelfCounting()
 }
 
 // Fail records err as the failure of node op (the first failure wins) and halts the data path.

@@ -3,6 +3,7 @@ package operator
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // SeqFunc is the source of a plain iterator function (an iter.Seq). It cannot replay, so it cannot start a
@@ -23,6 +24,8 @@ func (n *seqSource[T]) Input() any       { return nil }
 func (n *seqSource[T]) Replayable() bool { return false }
 func (n *seqSource[T]) Explicit() bool   { return false }
 
+func (n *seqSource[T]) SelfCounting() {}
+
 func (n *seqSource[T]) Run(loop *SourceLoop) error {
 	g := n.g
 	g.Cur = n.id
@@ -30,6 +33,7 @@ func (n *seqSource[T]) Run(loop *SourceLoop) error {
 		if g.Pending.Load() && !loop.SafePoint() {
 			return false
 		}
+		g.Emitted++
 		n.out(t)
 		g.Cur = n.id
 		return true
@@ -59,6 +63,8 @@ func (n *iterSource[T]) Input() any       { return nil }
 func (n *iterSource[T]) Replayable() bool { return n.state.Stateful() }
 func (n *iterSource[T]) Explicit() bool   { return false }
 
+func (n *iterSource[T]) SelfCounting() {}
+
 func (n *iterSource[T]) Run(loop *SourceLoop) error {
 	g := n.g
 	for {
@@ -73,6 +79,7 @@ func (n *iterSource[T]) Run(loop *SourceLoop) error {
 		if !ok {
 			return nil
 		}
+		g.Emitted++
 		n.out(t)
 	}
 }
@@ -98,6 +105,7 @@ type genSource[T any] struct {
 func (n *genSource[T]) Input() any       { return nil }
 func (n *genSource[T]) Replayable() bool { return n.state.Stateful() }
 func (n *genSource[T]) Explicit() bool   { return true }
+func (n *genSource[T]) SelfCounting()    {}
 
 func (n *genSource[T]) Run(loop *SourceLoop) error {
 	if loop.Permits == nil || loop.EmitLock == nil {
@@ -120,24 +128,27 @@ func (c *genContext[T]) Done() <-chan struct{} { return c.loop.Done }
 func (c *genContext[T]) Context() Context      { return c.loop.Context }
 
 func (c *genContext[T]) Emit(t T) (err error) {
+	// Once the source must stop (or this run of it ended for a reset) nothing more is emitted: a send could
+	// wait for credit that never comes.
+	select {
+	case <-c.loop.Done:
+		return ErrStopped
+	default:
+	}
 	c.loop.EmitLock.Lock()
 	defer c.loop.EmitLock.Unlock()
 	g := c.n.g
 	if g.Halt.IsSet() {
-		select {
-		case <-c.loop.Done:
-			return ErrStopped
-		default:
-			return nil // dropped: the region is about to reset
-		}
+		return nil // dropped: the region is about to reset
 	}
 	// A panic downstream happens on the generator's goroutine: turn it into the failure of the operator
 	// that raised it instead of crashing the process.
 	defer func() {
 		if r := recover(); r != nil {
-			g.Fail(g.Cur, fmt.Errorf("panic: %v", r))
+			g.Fail(g.Cur, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 		}
 	}()
+	g.Emitted++
 	c.n.out(t)
 	return nil
 }

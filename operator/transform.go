@@ -45,9 +45,10 @@ type mapFunc[T, U any] struct {
 }
 
 func (n *mapFunc[T, U]) Input() any {
+	g, id, fn := n.g, n.id, n.fn
 	return func(t T) {
-		n.g.Cur = n.id
-		n.out(n.fn(t))
+		g.Cur = id
+		n.out(fn(t))
 	}
 }
 
@@ -96,9 +97,10 @@ type filterFunc[T any] struct {
 }
 
 func (n *filterFunc[T]) Input() any {
+	g, id, fn := n.g, n.id, n.fn
 	return func(t T) {
-		n.g.Cur = n.id
-		if n.fn(t) {
+		g.Cur = id
+		if fn(t) {
 			n.out(t)
 		}
 	}
@@ -211,10 +213,14 @@ type forEachFunc[T any] struct {
 	fn func(T)
 }
 
+func (n *forEachFunc[T]) SelfCounting() {}
+
 func (n *forEachFunc[T]) Input() any {
+	g, id, fn := n.g, n.id, n.fn
 	return func(t T) {
-		n.g.Cur = n.id
-		n.fn(t)
+		g.Cur = id
+		g.Consumed++
+		fn(t)
 	}
 }
 
@@ -235,9 +241,13 @@ type consumerOp[T any] struct {
 	c Consumer[T]
 }
 
+func (n *consumerOp[T]) SelfCounting() {}
+
 func (n *consumerOp[T]) Input() any {
 	return func(t T) {
-		n.g.Cur = n.id
+		g := n.g
+		g.Cur = n.id
+		g.Consumed++
 		if err := n.c.Consume(t); err != nil {
 			n.fail(err)
 		}

@@ -24,6 +24,10 @@ func (r *reporter) Failed(reg int, pe string, gen uint64, err error) {
 func (r *reporter) Trigger(reg int)    { r.coord(reg).Trigger() }
 func (r *reporter) Finished(pe string) {}
 func (r *reporter) Crashed(pe string, err error) {
+	if p, ok := r.ph.PEByID(pe); ok && p.Region >= 0 {
+		(*Job)(r).fail(fmt.Errorf("PE %s of consistent region %d failed beyond what a reset repairs: %w", pe, p.Region, err))
+		return
+	}
 	(*Job)(r).fail(fmt.Errorf("PE %s failed outside any consistent region, so nothing can replay its input: %w", pe, err))
 }
 
@@ -53,4 +57,8 @@ func (l *ledger) Commit(epoch, gen uint64, refs map[string]string) error {
 	return l.j.ledger.Commit(context.Background(), l.j.o.JobID, l.r, epoch)
 }
 
-func (l *ledger) NewGeneration(gen uint64) error { return nil }
+// NewGeneration and Begin need no record in one process: generations and epoch numbers live as long as the
+// coordinator that makes them.
+func (l *ledger) NewGeneration(gen uint64, attempts int, reason string) error { return nil }
+
+func (l *ledger) Begin(epoch, gen uint64) error { return nil }

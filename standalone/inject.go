@@ -86,20 +86,29 @@ func (in *injector) run(c *region.Coordinator, stop <-chan struct{}) {
 		}
 		resets := in.snapshot().Resets
 		c.Inject(fmt.Sprintf("injected reset %d of %d", i, in.total))
-		if in.await(func(s region.Status) bool { return s.Resets > resets }, period, stop) {
-			in.mu.Lock()
-			in.confirmed = i
-			in.mu.Unlock()
-			i++
+		// The region was processing or draining when we looked, and it leaves those states only by a reset
+		// (the final epoch is held back), so the injection lands unless something else reset the region first
+		// — which counts as well. Wait for it however long the coordinator takes: retrying after a timeout
+		// would reset the region twice when the first injection was merely slow to show.
+		landed := in.await(func(s region.Status) bool {
+			return s.Resets > resets || s.State == region.Finished || s.State == region.Stopped ||
+				s.State == region.MaxAttemptsReached
+		}, stop)
+		if !landed {
+			return
 		}
-		// Otherwise the region moved on before the injection landed (it ignores injections while
-		// resetting): try again.
+		if in.snapshot().Resets <= resets {
+			return // the region finished or stopped
+		}
+		in.mu.Lock()
+		in.confirmed = i
+		in.mu.Unlock()
+		i++
 	}
 }
 
-// await waits up to d for cond to hold of the region's status.
-func (in *injector) await(cond func(region.Status) bool, d time.Duration, stop <-chan struct{}) bool {
-	deadline := time.After(d)
+// await waits until cond holds of the region's status; false if the job stops first.
+func (in *injector) await(cond func(region.Status) bool, stop <-chan struct{}) bool {
 	for {
 		if cond(in.snapshot()) {
 			return true
@@ -107,8 +116,6 @@ func (in *injector) await(cond func(region.Status) bool, d time.Duration, stop <
 		select {
 		case <-stop:
 			return false
-		case <-deadline:
-			return cond(in.snapshot())
 		case <-in.changed:
 		}
 	}

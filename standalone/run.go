@@ -21,7 +21,9 @@ type Options struct {
 	Binding topology.Binding
 	// JobID keys checkpoints (default: the plan's name and the start time).
 	JobID string
-	// CheckpointDir keeps checkpoints and the committed-epoch ledger on disk; empty keeps them in memory.
+	// CheckpointDir keeps checkpoints and the committed-epoch ledger on disk; empty keeps them in memory. A job
+	// started with the JobID of one that committed epochs there (after a crash, say) resumes each consistent
+	// region from its last committed epoch.
 	CheckpointDir string
 	// InjectResets forces that many resets of each consistent region at random moments; the job does not
 	// complete before all have happened. Seed seeds the moments.
@@ -84,9 +86,24 @@ func Start(o Options) (*Job, error) {
 	} else {
 		j.store, j.ledger = checkpoint.NewMemStore(), checkpoint.NewMemLedger()
 	}
+	// A job started again under the ID of one that committed epochs (same checkpoint directory, after a crash
+	// say) resumes: every region first resets to its last committed epoch, and the PEs wait for that reset
+	// instead of starting from scratch. Starting over would also be refused by the ledger, whose epochs only
+	// go up.
+	committed := make([]uint64, len(ph.Regions))
+	resume := false
+	for r := range ph.Regions {
+		if committed[r], err = j.ledger.Committed(context.Background(), o.JobID, r); err != nil {
+			return nil, fmt.Errorf("job %s: %w", o.JobID, err)
+		}
+		if committed[r] > 0 {
+			resume = true
+			o.Logger.Info("resuming consistent region", "job", o.JobID, "region", r, "epoch", committed[r])
+		}
+	}
 	j.x, err = executor.New(executor.Options{
 		Job: o.JobID, Physical: ph, Binding: o.Binding, Store: j.store, Reporter: (*reporter)(j),
-		BatchSize: o.BatchSize, Credits: o.Credits, Logger: o.Logger,
+		BatchSize: o.BatchSize, Credits: o.Credits, Logger: o.Logger, AwaitReset: resume,
 	})
 	if err != nil {
 		return nil, err
@@ -103,6 +120,7 @@ func Start(o Options) (*Job, error) {
 			Region: r, Config: reg.Config,
 			PEs: peIDs(ph, reg.PEs), Starts: peIDs(ph, reg.Starts),
 			Actuator: &actuator{j: j, r: r}, Ledger: &ledger{j: j, r: r},
+			Committed: committed[r], ResetFirst: resume,
 			Logger: o.Logger,
 			OnChange: func(s region.Status) {
 				if inj != nil {
@@ -112,7 +130,7 @@ func Start(o Options) (*Job, error) {
 					o.OnRegion(s)
 				}
 				if s.State == region.MaxAttemptsReached && !o.KeepOnMaxAttempts {
-					j.fail(fmt.Errorf("consistent region %d stopped after %d consecutive reset attempts: %s", s.Region, s.Attempts, s.LastError))
+					j.fail(fmt.Errorf("consistent region %d stopped: maximum reset attempts reached (%d consecutive resets without a commit); last failure: %s", s.Region, s.Attempts, s.LastError))
 				}
 			},
 		}
@@ -183,7 +201,7 @@ func (j *Job) ForceReset(r int) error {
 	if r < 0 || r >= len(j.coords) {
 		return fmt.Errorf("job %s has no consistent region %d", j.o.JobID, r)
 	}
-	j.coords[r].ForceReset()
+	j.coords[r].ForceReset("forced reset")
 	return nil
 }
 
@@ -198,6 +216,9 @@ func (j *Job) Regions() []region.Status {
 
 // Stats returns the PEs' counters.
 func (j *Job) Stats() []executor.PEStats { return j.x.Stats() }
+
+// Metrics returns the operators' custom metrics by "instance/name".
+func (j *Job) Metrics() map[string]int64 { return j.x.Metrics() }
 
 // Elapsed is the time since the job started.
 func (j *Job) Elapsed() time.Duration { return time.Since(j.started) }
