@@ -46,6 +46,13 @@ func NewApp(env *Env) *ucli.App {
 			runCommand(env),
 			planCommand(env),
 			operatorsCommand(env),
+			benchCommand(env),
+			agentCommand(env),
+			jobCommand(env),
+			membersCommand(env),
+			statusCommand(env),
+			leaveCommand(env),
+			clusterCommand(env),
 		},
 	}
 }

@@ -24,7 +24,7 @@ func runCLI(t *testing.T, args ...string) result {
 	return r
 }
 
-func writeJob(t *testing.T, text string) string {
+func writeJobFile(t *testing.T, text string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "job.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -44,7 +44,7 @@ steps:
 `
 
 func TestRunPrintsTuplesAndSummary(t *testing.T) {
-	r := runCLI(t, "run", writeJob(t, countJob), "-P", "count=5", "--progress", "0")
+	r := runCLI(t, "run", writeJobFile(t, countJob), "-P", "count=5", "--progress", "0")
 	if r.code != 0 {
 		t.Fatalf("exit %d", r.code)
 	}
@@ -59,7 +59,7 @@ func TestRunPrintsTuplesAndSummary(t *testing.T) {
 }
 
 func TestFlagsBeforeOrAfterTheJob(t *testing.T) {
-	job := writeJob(t, countJob)
+	job := writeJobFile(t, countJob)
 	a := runCLI(t, "run", "-P", "count=3", "--quiet", job)
 	b := runCLI(t, "run", job, "-P", "count=3", "--quiet")
 	c := runCLI(t, "run", "--quiet", job, "--param=count=3")
@@ -72,7 +72,7 @@ func TestFlagsBeforeOrAfterTheJob(t *testing.T) {
 
 func TestRunWithInjectedResetsIsExactlyOnce(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	job := writeJob(t, `name: eo
+	job := writeJobFile(t, `name: eo
 consistent:
   period: 20ms
 steps:
@@ -125,7 +125,7 @@ func TestBadJobFilesNameLineAndField(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r := runCLI(t, "run", writeJob(t, c.job))
+			r := runCLI(t, "run", writeJobFile(t, c.job))
 			if r.code != 2 {
 				t.Fatalf("exit %d, want 2", r.code)
 			}
@@ -139,14 +139,14 @@ func TestBadJobFilesNameLineAndField(t *testing.T) {
 }
 
 func TestUnknownParameterListsTheDeclaredOnes(t *testing.T) {
-	r := runCLI(t, "run", writeJob(t, countJob), "-P", "cont=3")
+	r := runCLI(t, "run", writeJobFile(t, countJob), "-P", "cont=3")
 	if r.code != 2 || !strings.Contains(r.stderr, "cont") || !strings.Contains(r.stderr, "count") {
 		t.Fatalf("exit %d", r.code)
 	}
 }
 
 func TestFailedJobExitsNonZeroWithTheReason(t *testing.T) {
-	r := runCLI(t, "run", writeJob(t, "name: x\nsteps:\n  - source: sequence\n    count: 5\n  - map: \"it + 1\"\n  - sink: verify_order\n"), "--progress", "0")
+	r := runCLI(t, "run", writeJobFile(t, "name: x\nsteps:\n  - source: sequence\n    count: 5\n  - map: \"it + 1\"\n  - sink: verify_order\n"), "--progress", "0")
 	if r.code != 1 || !strings.Contains(r.stderr, "expected 0, got 1") || !strings.Contains(r.stderr, "verify_order") {
 		t.Fatalf("exit %d", r.code)
 	}
@@ -193,7 +193,7 @@ func TestInterruptStopsAnEndlessJobCleanly(t *testing.T) {
 	var out, errb bytes.Buffer
 	done := make(chan int)
 	go func() {
-		done <- Run(&Env{Stdout: &out, Stderr: &errb, Signals: sig}, []string{"weir", "run", writeJob(t,
+		done <- Run(&Env{Stdout: &out, Stderr: &errb, Signals: sig}, []string{"weir", "run", writeJobFile(t,
 			"name: endless\nsteps:\n  - source: gauss\n    rate: 1000\n  - filter: \"it > 100\"\n  - sink: stdout\n"), "--progress", "0"})
 	}()
 	close(sig)

@@ -243,7 +243,9 @@ func (r *loopRemote) edge(l *region.Link, t flow.Type) flow.AnyEdge {
 	return e
 }
 
-func (r *loopRemote) Incoming(l *region.Link, t flow.Type) (flow.AnyEdge, error) { return r.edge(l, t), nil }
+func (r *loopRemote) Incoming(l *region.Link, t flow.Type) (flow.AnyEdge, error) {
+	return r.edge(l, t), nil
+}
 
 func (r *loopRemote) Outgoing(l *region.Link, t flow.Type, fail func(error)) (any, error) {
 	return r.edge(l, t), nil

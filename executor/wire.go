@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/weirstream/weir/flow"
 	"github.com/weirstream/weir/operator"
@@ -40,6 +41,9 @@ func newWiring(x *Executor) (*wiring, error) {
 		op := &ph.Plan.Operators[i]
 		f, err := x.o.Binding.Factory(op)
 		if err != nil {
+			if op.Where != "" && strings.Contains(err.Error(), op.Where) {
+				return nil, fmt.Errorf("job %s: %w", x.o.Job, err)
+			}
 			return nil, fmt.Errorf("job %s: %s: %w", x.o.Job, where(op.Where, op.Name), err)
 		}
 		if err := checkTypes(op.In, op.Out, f); err != nil {

@@ -1,5 +1,7 @@
 package flow
 
+import "sync/atomic"
+
 // Link is the sending side of a PE-to-PE connection: a local Edge, or (in a cluster) a network stream.
 type Link[T any] interface {
 	// Send delivers b, blocking while the receiver has no credit left. If abort fires first it drops b and
@@ -17,7 +19,9 @@ type Edge[T any] struct {
 	ch    chan Batch[T]
 	free  chan []T
 	batch int
-	wake  chan struct{}
+	// wake is set by the reader's inbox; a writer on another goroutine (a local PE that started first, a
+	// network stream) may send before that, hence the atomic.
+	wake atomic.Pointer[chan struct{}]
 }
 
 // NewEdge makes an edge holding at most capacity batches of batchSize items.
@@ -35,8 +39,9 @@ func NewEdge[T any](capacity, batchSize int) *Edge[T] {
 	}
 }
 
-// Attach sets the receiver's wake channel, signalled after every enqueue. Call it before traffic starts.
-func (e *Edge[T]) Attach(wake chan struct{}) { e.wake = wake }
+// Attach sets the receiver's wake channel, signalled after every enqueue. Batches sent before it wait in
+// the edge: the inbox polls before it first waits.
+func (e *Edge[T]) Attach(wake chan struct{}) { e.wake.Store(&wake) }
 
 // Type describes the edge's tuple type.
 func (e *Edge[T]) Type() Type { return TypeOf[T]() }
@@ -61,9 +66,9 @@ func (e *Edge[T]) Send(b Batch[T], abort <-chan struct{}) bool {
 			return false
 		}
 	}
-	if e.wake != nil {
+	if w := e.wake.Load(); w != nil {
 		select {
-		case e.wake <- struct{}{}:
+		case *w <- struct{}{}:
 		default:
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
+
+	"github.com/weirstream/weir/value"
 )
 
 // Plan is a job's logical graph.
@@ -166,6 +168,19 @@ func DecodePlan(data []byte) (*Plan, error) {
 	var p Plan
 	if err := codec.NewDecoderBytes(data, planHandle).Decode(&p); err != nil {
 		return nil, fmt.Errorf("decode plan: %w", err)
+	}
+	// msgpack gives back int64, uint64 and map[any]any where the plan held canonical values: make them
+	// canonical again, so that an operator configured from a decoded plan sees what the job file said.
+	for i := range p.Operators {
+		op := &p.Operators[i]
+		if op.Config == nil {
+			continue
+		}
+		cfg, err := value.Normalize(op.Config)
+		if err != nil {
+			return nil, fmt.Errorf("decode plan: operator %s: %w", op.Name, err)
+		}
+		op.Config = cfg.(map[string]any)
 	}
 	return &p, nil
 }

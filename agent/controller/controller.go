@@ -1,0 +1,468 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/operator"
+	"github.com/weirstream/weir/region"
+	"github.com/weirstream/weir/topology"
+)
+
+// Raft is what the controller needs of the consensus layer.
+type Raft interface {
+	// Apply commits an encoded command and returns the FSM's answer (nil or an *fsm.ApplyError) or the
+	// Raft error (not leader, timeout).
+	Apply(cmd []byte, timeout time.Duration) error
+}
+
+// Messenger carries the controller's messages to nodes.
+type Messenger interface {
+	// Command delivers a command to a node; errors are worth retrying while the node lives.
+	Command(ctx context.Context, node string, c api.Command) error
+	// NodePEs asks a node what it runs and what finished.
+	NodePEs(ctx context.Context, node string) (api.NodePEs, error)
+	// Ping checks that a node answers.
+	Ping(ctx context.Context, node string) error
+}
+
+// Config configures a controller.
+type Config struct {
+	State    *fsm.State
+	Raft     Raft
+	Send     Messenger
+	Jobs     *topology.Jobs
+	Registry *operator.Registry
+	// Alive lists the nodes that may run PEs now (gossip alive and not failed in the FSM), sorted.
+	Alive  func() []string
+	Logger *slog.Logger
+	// ApplyTimeout bounds each Raft command (default 10 s).
+	ApplyTimeout time.Duration
+}
+
+// Controller is the leader's brain. Start makes one when a node becomes leader; Stop ends it when the node
+// loses leadership.
+type Controller struct {
+	c   Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	jobs    map[string]*jobCtl
+	outbox  map[string]*outbox // node -> commands in flight
+	probes  map[string]bool
+	records chan fsm.RegionState
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// Start takes over: every running job of the FSM gets its coordinators back, PEs on nodes that are gone are
+// placed again, and every region resets to its last committed epoch.
+func Start(c Config) *Controller {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ctl := &Controller{c: c, log: c.Logger.With("component", "controller"), jobs: map[string]*jobCtl{},
+		outbox: map[string]*outbox{}, probes: map[string]bool{}, records: make(chan fsm.RegionState, 4096), ctx: ctx, cancel: cancel}
+	ctl.wg.Add(1)
+	go ctl.record()
+	ctl.takeOver()
+	return ctl
+}
+
+// Stop stops every coordinator and sender.
+func (ctl *Controller) Stop() {
+	ctl.cancel()
+	ctl.mu.Lock()
+	jobs := ctl.jobs
+	ctl.jobs = map[string]*jobCtl{}
+	ctl.mu.Unlock()
+	for _, j := range jobs {
+		j.stop()
+	}
+	ctl.wg.Wait()
+}
+
+// apply encodes and commits a command.
+func (ctl *Controller) apply(t fsm.CommandType, body any) error {
+	b, err := fsm.Encode(t, body)
+	if err != nil {
+		return err
+	}
+	if err := ctl.c.Raft.Apply(b, ctl.c.ApplyTimeout); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	return nil
+}
+
+func newID(name string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return name + "-" + hex.EncodeToString(b[:])
+}
+
+// Submit accepts a job: it builds and validates the plan, checks that this binary has its code, places its
+// PEs and records it all in Raft, then starts its regions.
+func (ctl *Controller) Submit(ctx context.Context, req api.SubmitRequest) (string, error) {
+	plan, err := ctl.planOf(req)
+	if err != nil {
+		return "", err
+	}
+	j, err := ctl.newJobCtl(plan)
+	if err != nil {
+		return "", err
+	}
+	enc, err := plan.Encode()
+	if err != nil {
+		return "", err
+	}
+	fp, err := plan.Fingerprint()
+	if err != nil {
+		return "", err
+	}
+	placements, err := ctl.place(j.ph, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	id := newID(plan.Name)
+	j.id = id
+	fj := fsm.Job{ID: id, Name: plan.Name, Plan: enc, Fingerprint: fp, Origin: plan.Origin.Kind, GoJob: plan.Origin.Job,
+		Params: plan.Params, State: fsm.JobRunning, Submitted: time.Now()}
+	if err := ctl.apply(fsm.SubmitJobType, fsm.SubmitJob{Job: fj}); err != nil {
+		return "", fmt.Errorf("submit job %s: %w", plan.Name, err)
+	}
+	if err := ctl.apply(fsm.PlaceType, fsm.Place{Job: id, Placements: placements}); err != nil {
+		return "", fmt.Errorf("place job %s: %w", id, err)
+	}
+	ctl.mu.Lock()
+	ctl.jobs[id] = j
+	ctl.mu.Unlock()
+	j.start(ctl, nil, false)
+	ctl.log.Info("job submitted", "job", id, "pes", len(j.ph.PEs), "regions", len(j.ph.Regions))
+	return id, nil
+}
+
+// planOf turns a submission into a validated plan whose code this binary has.
+func (ctl *Controller) planOf(req api.SubmitRequest) (*topology.Plan, error) {
+	n := 0
+	for _, set := range []bool{req.JobFile != "", req.GoJob != "", len(req.Plan) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, &UserError{errors.New("submit exactly one of a job file, a Go job's name or a plan")}
+	}
+	var plan *topology.Plan
+	var err error
+	switch {
+	case req.JobFile != "":
+		plan, err = parseJobFile(req, ctl.c.Registry)
+	case req.GoJob != "":
+		_, plan, err = ctl.c.Jobs.Build(req.GoJob, req.Params)
+	default:
+		plan, err = topology.DecodePlan(req.Plan)
+		if err == nil {
+			plan, err = ctl.checkPlan(plan)
+		}
+	}
+	if err != nil {
+		return nil, &UserError{err}
+	}
+	return plan, nil
+}
+
+// checkPlan validates a submitted plan; a Go plan must be the one this binary builds from its job.
+func (ctl *Controller) checkPlan(p *topology.Plan) (*topology.Plan, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Origin.Kind != topology.OriginGo {
+		return p, nil
+	}
+	_, rebuilt, err := ctl.c.Jobs.Build(p.Origin.Job, p.Params)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := p.Fingerprint()
+	got, _ := rebuilt.Fingerprint()
+	if want != got {
+		return nil, fmt.Errorf("plan of Go job %s has fingerprint %s, but this binary builds %s: submit from the binary the cluster runs", p.Origin.Job, want, got)
+	}
+	return rebuilt, nil
+}
+
+// UserError is a submission the user must fix (as opposed to a cluster failure).
+type UserError struct{ Err error }
+
+func (e *UserError) Error() string   { return e.Err.Error() }
+func (e *UserError) Unwrap() error   { return e.Err }
+func (e *UserError) HTTPStatus() int { return http.StatusBadRequest }
+
+// NotFoundError names a job that does not exist (or does not run).
+type NotFoundError struct{ Job string }
+
+func (e *NotFoundError) Error() string   { return fmt.Sprintf("no job %s", e.Job) }
+func (e *NotFoundError) HTTPStatus() int { return http.StatusNotFound }
+
+// Cancel cancels a running job.
+func (ctl *Controller) Cancel(id string) error {
+	fj, ok := ctl.c.State.Job(id)
+	if !ok {
+		return &NotFoundError{Job: id}
+	}
+	if fj.State.Terminal() {
+		return &UserError{fmt.Errorf("job %s is already %s", id, fj.State)}
+	}
+	ctl.endJob(id, fsm.JobCancelled, "")
+	return nil
+}
+
+// ResetRegion forces a reset of a region of a job.
+func (ctl *Controller) ResetRegion(id string, r int) error {
+	ctl.mu.Lock()
+	j := ctl.jobs[id]
+	ctl.mu.Unlock()
+	if j == nil {
+		return &NotFoundError{Job: id + " running"}
+	}
+	c := j.coordinator(r)
+	if c == nil {
+		return &UserError{fmt.Errorf("job %s has no consistent region %d", id, r)}
+	}
+	c.ForceReset("forced reset")
+	return nil
+}
+
+// Regions returns the live status of a job's regions (the leader's view is newer than the FSM's).
+func (ctl *Controller) Regions(id string) ([]region.Status, bool) {
+	ctl.mu.Lock()
+	j := ctl.jobs[id]
+	ctl.mu.Unlock()
+	if j == nil {
+		return nil, false
+	}
+	return j.statuses(), true
+}
+
+// endJob records a job's end and stops its coordinators.
+func (ctl *Controller) endJob(id string, state fsm.JobState, msg string) {
+	ctl.mu.Lock()
+	j := ctl.jobs[id]
+	delete(ctl.jobs, id)
+	ctl.mu.Unlock()
+	if j != nil {
+		j.stop()
+	}
+	if err := ctl.apply(fsm.JobStateType, fsm.SetJobState{ID: id, State: state, Error: msg, At: time.Now()}); err != nil {
+		ctl.log.Error("record job end", "job", id, "state", state, "err", err)
+		return
+	}
+	ctl.log.Info("job ended", "job", id, "state", state, "error", msg)
+}
+
+// takeOver rebuilds the controller from the FSM when this node becomes leader.
+func (ctl *Controller) takeOver() {
+	alive := ctl.aliveSet()
+	for _, fj := range ctl.c.State.Jobs() {
+		if fj.State.Terminal() {
+			continue
+		}
+		plan, err := topology.DecodePlan(fj.Plan)
+		if err == nil && plan.Origin.Kind == topology.OriginGo {
+			plan, err = ctl.checkPlan(plan)
+		}
+		var j *jobCtl
+		if err == nil {
+			j, err = ctl.newJobCtl(plan)
+		}
+		if err != nil {
+			ctl.endJob(fj.ID, fsm.JobFailed, fmt.Sprintf("the new leader cannot run the job: %v", err))
+			continue
+		}
+		j.id = fj.ID
+		for _, node := range ctl.c.Alive() {
+			ctx, cancel := context.WithTimeout(ctl.ctx, 2*time.Second)
+			pes, err := ctl.c.Send.NodePEs(ctx, node)
+			cancel()
+			if err == nil {
+				for _, pe := range pes.Finished[fj.ID] {
+					j.fin[pe] = true
+				}
+			}
+		}
+		// PEs on nodes that are gone are placed again before anything starts.
+		cur := ctl.c.State.Placements(fj.ID)
+		var lost []string
+		for pe, node := range cur {
+			if !alive[node] && !j.fin[pe] {
+				lost = append(lost, pe)
+			}
+		}
+		if len(lost) > 0 {
+			if err := ctl.replace(fj.ID, j, lost); err != nil {
+				ctl.log.Error("place lost PEs", "job", fj.ID, "err", err)
+			}
+		}
+		ctl.mu.Lock()
+		ctl.jobs[fj.ID] = j
+		ctl.mu.Unlock()
+		j.start(ctl, ctl.c.State.Regions(fj.ID), true)
+		if j.done() {
+			ctl.endJob(fj.ID, fsm.JobFinished, "")
+		}
+	}
+}
+
+func (ctl *Controller) aliveSet() map[string]bool {
+	set := map[string]bool{}
+	for _, n := range ctl.c.Alive() {
+		set[n] = true
+	}
+	return set
+}
+
+// Report handles a node's report.
+func (ctl *Controller) Report(r api.Report) {
+	ctl.mu.Lock()
+	j := ctl.jobs[r.Job]
+	ctl.mu.Unlock()
+	if _, known := ctl.c.State.Node(r.Peer); known {
+		ctl.probe(r.Peer)
+	}
+	if j == nil {
+		return
+	}
+	switch r.Kind {
+	case api.RepCrashed:
+		msg := r.Error
+		if r.PE != "" {
+			msg = fmt.Sprintf("PE %s on %s: %s", r.PE, r.Node, r.Error)
+		}
+		ctl.endJob(r.Job, fsm.JobFailed, msg)
+	case api.RepFinished:
+		if j.finish(r.PE) {
+			ctl.endJob(r.Job, fsm.JobFinished, "")
+		}
+	case api.RepTrigger:
+		if c := j.coordinator(r.Region); c != nil {
+			c.Trigger()
+		}
+	default:
+		c := j.coordinator(r.Region)
+		if c == nil {
+			return
+		}
+		switch r.Kind {
+		case api.RepDrained:
+			c.Drained(r.PE, r.Epoch, r.Gen, r.Ref)
+		case api.RepExhausted:
+			c.Exhausted(r.PE, r.Gen)
+		case api.RepResetDone:
+			c.ResetDone(r.PE, r.Gen)
+		case api.RepFailed:
+			c.Failed(r.PE, r.Gen, errors.New(r.Error))
+		}
+	}
+}
+
+// probe checks a node named by a broken connection; a node that does not answer is failed now, without
+// waiting for gossip's verdict. Either verdict is safe: generations fence whatever a node thought dead
+// still runs.
+func (ctl *Controller) probe(node string) {
+	ctl.mu.Lock()
+	if ctl.probes[node] {
+		ctl.mu.Unlock()
+		return
+	}
+	ctl.probes[node] = true
+	ctl.mu.Unlock()
+	ctl.wg.Add(1)
+	go func() {
+		defer ctl.wg.Done()
+		defer func() {
+			ctl.mu.Lock()
+			delete(ctl.probes, node)
+			ctl.mu.Unlock()
+		}()
+		for i := 0; i < 3; i++ {
+			ctx, cancel := context.WithTimeout(ctl.ctx, 300*time.Millisecond)
+			err := ctl.c.Send.Ping(ctx, node)
+			cancel()
+			if err == nil || ctl.ctx.Err() != nil {
+				return
+			}
+		}
+		ctl.NodeFailed(node, "it does not answer")
+	}()
+}
+
+// NodeFailed handles the loss of a node: it is recorded, its PEs are placed on live nodes, and every region
+// it touched resets (regions it did not touch keep running). PEs outside consistent regions start again
+// from their initial state.
+func (ctl *Controller) NodeFailed(node, why string) {
+	if n, ok := ctl.c.State.Node(node); ok && n.Status == fsm.NodeAlive {
+		if err := ctl.apply(fsm.NodeStatusType, fsm.SetNodeStatus{Name: node, Status: fsm.NodeFailed, Since: time.Now()}); err != nil {
+			ctl.log.Error("record node failure", "node", node, "err", err)
+		}
+	}
+	ctl.log.Warn("node lost", "node", node, "why", why)
+	ctl.mu.Lock()
+	jobs := make([]*jobCtl, 0, len(ctl.jobs))
+	for _, j := range ctl.jobs {
+		jobs = append(jobs, j)
+	}
+	ctl.mu.Unlock()
+	for _, j := range jobs {
+		var lost []string
+		for pe, n := range ctl.c.State.Placements(j.id) {
+			if n == node && !j.isFinished(pe) {
+				lost = append(lost, pe)
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		slices.Sort(lost)
+		if err := ctl.replace(j.id, j, lost); err != nil {
+			ctl.log.Error("place lost PEs", "job", j.id, "node", node, "err", err)
+			continue
+		}
+		for _, r := range j.regionsOf(lost) {
+			if c := j.coordinator(r); c != nil {
+				c.ForceReset(fmt.Sprintf("node %s lost (%s)", node, why))
+			}
+		}
+	}
+}
+
+// replace places the given PEs of a job again, on live nodes, through Raft.
+func (ctl *Controller) replace(id string, j *jobCtl, lost []string) error {
+	cur := ctl.c.State.Placements(id)
+	moved, err := ctl.place(j.ph, cur, lost)
+	if err != nil {
+		return err
+	}
+	for pe, n := range moved {
+		cur[pe] = n
+	}
+	if err := ctl.apply(fsm.PlaceType, fsm.Place{Job: id, Placements: cur}); err != nil {
+		return err
+	}
+	ctl.log.Info("PEs placed again", "job", id, "moved", moved)
+	return nil
+}

@@ -1,0 +1,180 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/region"
+	"github.com/weirstream/weir/topology"
+)
+
+// jobCtl is the leader's soft state about one running job.
+type jobCtl struct {
+	id   string
+	plan *topology.Plan
+	ph   *region.Physical
+
+	mu     sync.Mutex
+	coords []*region.Coordinator
+	fin    map[string]bool
+}
+
+// newJobCtl expands a plan and checks that this binary has the code of every operator.
+func (ctl *Controller) newJobCtl(plan *topology.Plan) (*jobCtl, error) {
+	ph, err := region.Expand(plan)
+	if err != nil {
+		return nil, &UserError{err}
+	}
+	if err := checkBinding(plan, ctl.c.Jobs, ctl.c.Registry); err != nil {
+		return nil, &UserError{err}
+	}
+	return &jobCtl{plan: plan, ph: ph, fin: map[string]bool{}}, nil
+}
+
+// start starts a coordinator per region. Taking over (regions from the FSM), each resumes from its last
+// committed epoch with a reset; a fresh job's regions start processing.
+func (j *jobCtl) start(ctl *Controller, regions []fsm.Region, takeover bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.coords = make([]*region.Coordinator, len(j.ph.Regions))
+	for r := range j.ph.Regions {
+		reg := &j.ph.Regions[r]
+		var st fsm.Region
+		if r < len(regions) {
+			st = regions[r]
+		}
+		if st.State == region.Finished.String() {
+			continue
+		}
+		o := region.Options{
+			Region: r, Config: reg.Config,
+			PEs: peIDs(j.ph, reg.PEs), Starts: peIDs(j.ph, reg.Starts),
+			Actuator: &actuator{ctl: ctl, job: j, region: r},
+			Ledger:   &ledger{ctl: ctl, job: j.id, region: r},
+			Logger:   ctl.log.With("job", j.id),
+			OnChange: func(s region.Status) { ctl.regionChanged(j.id, s) },
+		}
+		if takeover {
+			o.Committed, o.Generation, o.NextEpoch = st.Committed, st.Generation, st.Started+1
+			o.ResetFirst, o.Announce = true, true
+		}
+		j.coords[r] = region.Start(o)
+	}
+}
+
+func peIDs(ph *region.Physical, idx []int) []string {
+	out := make([]string, len(idx))
+	for i, k := range idx {
+		out[i] = ph.PEs[k].ID
+	}
+	return out
+}
+
+func (j *jobCtl) coordinator(r int) *region.Coordinator {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if r < 0 || r >= len(j.coords) {
+		return nil
+	}
+	return j.coords[r]
+}
+
+func (j *jobCtl) statuses() []region.Status {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]region.Status, 0, len(j.coords))
+	for r, c := range j.coords {
+		if c == nil {
+			out = append(out, region.Status{Region: r, State: region.Finished})
+			continue
+		}
+		out = append(out, c.Status())
+	}
+	return out
+}
+
+func (j *jobCtl) stop() {
+	j.mu.Lock()
+	coords := j.coords
+	j.coords = nil
+	j.mu.Unlock()
+	for _, c := range coords {
+		if c != nil {
+			c.Stop()
+		}
+	}
+}
+
+// finish records that a PE ended normally; it reports whether every PE has.
+func (j *jobCtl) finish(pe string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.fin[pe] = true
+	return len(j.fin) >= len(j.ph.PEs)
+}
+
+func (j *jobCtl) done() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.fin) >= len(j.ph.PEs)
+}
+
+func (j *jobCtl) isFinished(pe string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.fin[pe]
+}
+
+// regionsOf lists the consistent regions that hold any of the PEs.
+func (j *jobCtl) regionsOf(pes []string) []int {
+	var out []int
+	for _, id := range pes {
+		if pe, ok := j.ph.PEByID(id); ok && pe.Region >= 0 && !slices.Contains(out, pe.Region) {
+			out = append(out, pe.Region)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// regionChanged records the states users must see from any node (resetting, stopped on its attempts,
+// finished) in Raft; the quick cycle of processing, draining and checkpointing stays soft.
+func (ctl *Controller) regionChanged(job string, s region.Status) {
+	switch s.State {
+	case region.Resetting, region.MaxAttemptsReached, region.Finished, region.Processing:
+	default:
+		return
+	}
+	prev, _ := ctl.c.State.Region(job, s.Region)
+	if prev.State == s.State.String() && prev.Attempts == s.Attempts && prev.LastError == s.LastError {
+		return
+	}
+	if s.State == region.Processing && prev.State == region.Processing.String() {
+		return
+	}
+	// Off the coordinator's goroutine (a Raft round trip must not hold it), in order.
+	select {
+	case ctl.records <- fsm.RegionState{Job: job, Region: s.Region, State: s.State.String(), Attempts: s.Attempts, LastError: s.LastError}:
+	default:
+		ctl.log.Warn("region state not recorded: too many pending", "job", job, "region", s.Region, "state", s.State)
+	}
+}
+
+// record writes region states to Raft, one at a time.
+func (ctl *Controller) record() {
+	defer ctl.wg.Done()
+	for {
+		select {
+		case <-ctl.ctx.Done():
+			return
+		case rs := <-ctl.records:
+			if err := ctl.apply(fsm.RegionStateType, rs); err != nil {
+				ctl.log.Debug("record region state", "job", rs.Job, "region", rs.Region, "err", err)
+			}
+		}
+	}
+}
+
+func (j *jobCtl) String() string { return fmt.Sprintf("job %s", j.id) }

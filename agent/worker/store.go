@@ -1,0 +1,156 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/checkpoint"
+)
+
+// Peers lists the other alive nodes and their HTTP addresses, sorted by name.
+type Peers func() []Peer
+
+// Peer is another node.
+type Peer struct{ Name, HTTP string }
+
+// ReplicatedStore keeps checkpoints on this node and on replicas-1 other nodes, so that a checkpoint
+// survives the loss of the node that wrote it without a shared disk. Save returns only when the local copy
+// and at least one remote copy (when there is another node) are durable. Load reads the local copy, or
+// fetches one from another node. Retiring and deleting act locally: every node collects its own garbage
+// from the committed epochs in its FSM replica.
+type ReplicatedStore struct {
+	checkpoint.Store
+	replicas int
+	peers    Peers
+	http     *http.Client
+}
+
+// NewReplicatedStore wraps the node's local store.
+func NewReplicatedStore(local checkpoint.Store, replicas int, peers Peers) *ReplicatedStore {
+	if replicas < 1 {
+		replicas = 1
+	}
+	return &ReplicatedStore{Store: local, replicas: replicas, peers: peers, http: &http.Client{Timeout: 3 * time.Second}}
+}
+
+// Local is the node's own store (what the internal checkpoint endpoint serves).
+func (s *ReplicatedStore) Local() checkpoint.Store { return s.Store }
+
+// targets orders the peers for k's replicas: a rotation that depends on k, so load spreads; Save takes the
+// first ones that answer.
+func (s *ReplicatedStore) targets(k checkpoint.Key) []Peer {
+	peers := s.peers()
+	if len(peers) == 0 || s.replicas <= 1 {
+		return nil
+	}
+	h := fnv.New32a()
+	h.Write([]byte(k.Job + "/" + k.PE))
+	start := int(h.Sum32() % uint32(len(peers)))
+	out := make([]Peer, 0, len(peers))
+	for i := range peers {
+		out = append(out, peers[(start+i)%len(peers)])
+	}
+	return out
+}
+
+// CheckpointPath is the internal endpoint of one checkpoint.
+func CheckpointPath(k checkpoint.Key) string {
+	return fmt.Sprintf("/internal/v1/checkpoints/%s/%d/%d/%s", url.PathEscape(k.Job), k.Region, k.Epoch, url.PathEscape(k.PE))
+}
+
+// Save implements checkpoint.Store.
+func (s *ReplicatedStore) Save(ctx context.Context, k checkpoint.Key, data []byte) error {
+	if err := s.Store.Save(ctx, k, data); err != nil {
+		return err
+	}
+	targets := s.targets(k)
+	if len(targets) == 0 {
+		return nil
+	}
+	// A peer that does not answer (it may have died a moment ago) is passed over for the next one.
+	want := min(s.replicas-1, len(targets))
+	var errs []error
+	ok := 0
+	for _, p := range targets {
+		if ok == want {
+			break
+		}
+		if err := s.put(ctx, p, k, data); err != nil {
+			errs = append(errs, fmt.Errorf("replica on %s: %w", p.Name, err))
+			continue
+		}
+		ok++
+	}
+	if ok == 0 {
+		return fmt.Errorf("checkpoint %s: no replica saved: %w", k, errors.Join(errs...))
+	}
+	return nil
+}
+
+func (s *ReplicatedStore) put(ctx context.Context, p Peer, k checkpoint.Key, data []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+p.HTTP+CheckpointPath(k), strings.NewReader(string(data)))
+	if err != nil {
+		return err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	return nil
+}
+
+// Load implements checkpoint.Store: the local copy, else the first other node that has one (kept locally
+// afterwards).
+func (s *ReplicatedStore) Load(ctx context.Context, k checkpoint.Key) ([]byte, error) {
+	data, err := s.Store.Load(ctx, k)
+	if err == nil {
+		return data, nil
+	}
+	local := err
+	peers := s.peers()
+	// Ask the nodes most likely to hold it first.
+	first := s.targets(k)
+	if len(first) > s.replicas-1 {
+		first = first[:s.replicas-1]
+	}
+	slices.SortStableFunc(peers, func(a, b Peer) int {
+		ia, ib := slices.Index(first, a), slices.Index(first, b)
+		if ia < 0 {
+			ia = len(peers)
+		}
+		if ib < 0 {
+			ib = len(peers)
+		}
+		return ia - ib
+	})
+	for _, p := range peers {
+		c := api.NewClient(p.HTTP)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.HTTP+CheckpointPath(k), nil)
+		if err != nil {
+			continue
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			continue
+		}
+		body, rerr := readAll(resp)
+		if rerr != nil || resp.StatusCode != http.StatusOK {
+			continue
+		}
+		_ = s.Store.Save(ctx, k, body)
+		return body, nil
+	}
+	return nil, fmt.Errorf("checkpoint %s: not here (%v) nor on any other node: %w", k, local, checkpoint.ErrNotFound)
+}

@@ -1,0 +1,268 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/checkpoint"
+	"github.com/weirstream/weir/executor"
+	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/operator"
+	"github.com/weirstream/weir/operator/builtin"
+	"github.com/weirstream/weir/topology"
+	"github.com/weirstream/weir/transport"
+)
+
+// Config configures a worker.
+type Config struct {
+	// Node is this node's name.
+	Node  string
+	State *fsm.State
+	// Streams carries links to and from PEs on other nodes.
+	Streams *transport.Streams
+	Store   *ReplicatedStore
+	// Jobs and Registry are this binary's Go jobs and operator kinds.
+	Jobs     *topology.Jobs
+	Registry *operator.Registry
+	// Report delivers a report to the leader; it must not block.
+	Report             func(api.Report)
+	BatchSize, Credits int
+	Logger             *slog.Logger
+}
+
+// Worker runs this node's PEs.
+type Worker struct {
+	c   Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	jobs    map[string]*job
+	stopped bool
+	done    chan struct{}
+	quit    chan struct{}
+}
+
+// New makes a worker; Run starts it.
+func New(c Config) *Worker {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{c: c, log: c.Logger.With("component", "worker"), jobs: map[string]*job{}, done: make(chan struct{}), quit: make(chan struct{})}
+}
+
+// Run reconciles the PEs placed on this node with those running, at every change of the replicated state,
+// until Stop.
+func (w *Worker) Run() {
+	defer close(w.done)
+	for {
+		watch := w.c.State.Watch()
+		w.reconcile()
+		select {
+		case <-w.quit:
+			w.stopAll()
+			return
+		case <-watch:
+		}
+	}
+}
+
+// Stop stops every PE and waits for Run to end.
+func (w *Worker) Stop() {
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped = true
+		close(w.quit)
+	}
+	w.mu.Unlock()
+	<-w.done
+}
+
+func (w *Worker) stopAll() {
+	w.mu.Lock()
+	jobs := w.jobs
+	w.jobs = map[string]*job{}
+	w.mu.Unlock()
+	for _, j := range jobs {
+		j.stop()
+	}
+}
+
+// reconcile starts the PEs placed here that do not run, stops those no longer placed here, and collects
+// checkpoint garbage below each region's committed epoch.
+func (w *Worker) reconcile() {
+	st := w.c.State
+	live := map[string]bool{}
+	for _, fj := range st.Jobs() {
+		if fj.State.Terminal() {
+			continue
+		}
+		mine := map[string]bool{}
+		for pe, node := range st.Placements(fj.ID) {
+			if node == w.c.Node {
+				mine[pe] = true
+			}
+		}
+		w.mu.Lock()
+		j := w.jobs[fj.ID]
+		w.mu.Unlock()
+		if len(mine) == 0 && j == nil {
+			continue
+		}
+		live[fj.ID] = true
+		if j == nil || !j.ready() {
+			var err error
+			if j, err = newJob(w, fj); err != nil {
+				w.log.Error("cannot run job", "job", fj.ID, "err", err)
+				w.c.Report(api.Report{Kind: api.RepCrashed, Node: w.c.Node, Job: fj.ID, Region: -1, Error: err.Error()})
+				continue
+			}
+		}
+		j.reconcile(fj, mine)
+		for _, r := range st.Regions(fj.ID) {
+			if r.Committed > 0 {
+				if err := w.c.Store.Local().Retire(context.Background(), fj.ID, r.Index, r.Committed); err != nil {
+					w.log.Warn("retire checkpoints", "job", fj.ID, "region", r.Index, "err", err)
+				}
+			}
+		}
+	}
+	w.mu.Lock()
+	var gone []*job
+	for id, j := range w.jobs {
+		if !live[id] {
+			gone = append(gone, j)
+			delete(w.jobs, id)
+		}
+	}
+	w.mu.Unlock()
+	for _, j := range gone {
+		j.stop()
+	}
+	// Checkpoints of jobs that ended serve nothing (replicas included: every node cleans its own).
+	for _, fj := range st.Jobs() {
+		if fj.State.Terminal() {
+			if err := w.c.Store.Local().DeleteJob(context.Background(), fj.ID); err != nil {
+				w.log.Warn("delete checkpoints", "job", fj.ID, "err", err)
+			}
+		}
+	}
+}
+
+// Command hands a leader's command to the PEs of its region here.
+func (w *Worker) Command(c api.Command) error {
+	w.mu.Lock()
+	j := w.jobs[c.Job]
+	w.mu.Unlock()
+	if j == nil {
+		// The placement that puts the region's PEs here may not be applied yet: remember the command so
+		// that PEs started later get it.
+		j = w.pending(c.Job)
+	}
+	return j.command(c)
+}
+
+// pending returns the job record that holds commands for a job whose PEs have not started here.
+func (w *Worker) pending(id string) *job {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.jobs[id]; ok {
+		return j
+	}
+	j := &job{w: w, id: id, last: map[int]map[string]api.Command{}, pes: map[int]*peRun{}, hub: newHub()}
+	w.jobs[id] = j
+	return j
+}
+
+// PEs lists what runs here and what finished.
+func (w *Worker) PEs() api.NodePEs {
+	out := api.NodePEs{Node: w.c.Node, Running: map[string][]string{}, Finished: map[string][]string{}}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, j := range w.jobs {
+		run, fin := j.list()
+		if len(run) > 0 {
+			out.Running[id] = run
+		}
+		if len(fin) > 0 {
+			out.Finished[id] = fin
+		}
+	}
+	return out
+}
+
+// binding finds the code of a job in this binary; a Go job's plan must be the very one submitted.
+func (w *Worker) binding(fj fsm.Job) (*topology.Plan, topology.Binding, error) {
+	plan, err := topology.DecodePlan(fj.Plan)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch plan.Origin.Kind {
+	case topology.OriginGo:
+		topo, rebuilt, err := w.c.Jobs.Build(plan.Origin.Job, plan.Params)
+		if err != nil {
+			return nil, nil, fmt.Errorf("node %s cannot build Go job %s: %w", w.c.Node, plan.Origin.Job, err)
+		}
+		fp, err := rebuilt.Fingerprint()
+		if err != nil {
+			return nil, nil, err
+		}
+		if fp != fj.Fingerprint {
+			return nil, nil, fmt.Errorf("node %s builds Go job %s with fingerprint %s, but the submitted plan has %s: every node must run the same binary",
+				w.c.Node, plan.Origin.Job, fp, fj.Fingerprint)
+		}
+		return rebuilt, topo, nil
+	default:
+		if err := plan.Validate(); err != nil {
+			return nil, nil, err
+		}
+		return plan, builtin.Binding(w.c.Registry), nil
+	}
+}
+
+// reporter turns a PE executor's reports into reports to the leader.
+type reporter struct {
+	w   *Worker
+	job *job
+}
+
+func (r reporter) send(rep api.Report) {
+	rep.Node, rep.Job = r.w.c.Node, r.job.id
+	r.w.c.Report(rep)
+}
+
+func (r reporter) Drained(reg int, pe string, epoch, gen uint64, ref string) {
+	r.send(api.Report{Kind: api.RepDrained, Region: reg, PE: pe, Epoch: epoch, Gen: gen, Ref: ref})
+}
+func (r reporter) Exhausted(reg int, pe string, gen uint64) {
+	r.send(api.Report{Kind: api.RepExhausted, Region: reg, PE: pe, Gen: gen})
+}
+func (r reporter) ResetDone(reg int, pe string, gen uint64) {
+	r.send(api.Report{Kind: api.RepResetDone, Region: reg, PE: pe, Gen: gen})
+}
+func (r reporter) Failed(reg int, pe string, gen uint64, err error) {
+	r.send(api.Report{Kind: api.RepFailed, Region: reg, PE: pe, Gen: gen, Error: err.Error()})
+}
+func (r reporter) Trigger(reg int) { r.send(api.Report{Kind: api.RepTrigger, Region: reg}) }
+func (r reporter) Finished(pe string) {
+	r.job.finished(pe)
+	r.send(api.Report{Kind: api.RepFinished, Region: -1, PE: pe})
+}
+func (r reporter) Crashed(pe string, err error) {
+	r.send(api.Report{Kind: api.RepCrashed, Region: -1, PE: pe, Error: err.Error()})
+}
+
+var _ executor.Reporter = reporter{}
+var _ checkpoint.Store = (*ReplicatedStore)(nil)
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,5 @@
+// Package cluster starts and drives clusters of `weir agent` processes on this machine: it allocates free
+// ports, starts the agents (detached, logging to files), waits for a leader, records the cluster in
+// DIR/cluster.json, and kills, pauses, resumes and restarts nodes. `weir cluster up/down`, the multi-process
+// tests and `weir chaos` are built on it.
+package cluster
