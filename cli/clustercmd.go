@@ -45,6 +45,23 @@ func clusterCommand(env *Env) *ucli.Command {
 				},
 			},
 			{
+				Name:  "addr",
+				Usage: "print the API address of a live node of the cluster in DIR (for WEIR_ADDR)",
+				Flags: []ucli.Flag{dirFlag},
+				Action: func(c *ucli.Context) error {
+					cl, err := cluster.Load(c.String("dir"))
+					if err != nil {
+						return ucli.Exit(err.Error(), 1)
+					}
+					live := cl.Live()
+					if len(live) == 0 {
+						return ucli.Exit(fmt.Sprintf("no node of the cluster in %s runs", c.String("dir")), 1)
+					}
+					fmt.Fprintln(env.Stdout, live[0].HTTP)
+					return nil
+				},
+			},
+			{
 				Name:  "down",
 				Usage: "stop the agents of the cluster in DIR (data and logs stay)",
 				Flags: []ucli.Flag{dirFlag},
