@@ -77,6 +77,23 @@ func load(env *Env, ref string, ps map[string]string) (*loaded, error) {
 	return &loaded{plan: plan, binding: builtin.Binding(env.Registry)}, nil
 }
 
+// loadArg loads the job a command names in its one argument, with its -P parameters; errors are exits
+// with the usage code.
+func loadArg(c *ucli.Context, env *Env) (*loaded, error) {
+	if c.NArg() > 1 {
+		return nil, ucli.Exit(fmt.Sprintf("%s takes one job, got %q", c.Command.Name, c.Args().Slice()), 2)
+	}
+	ps, err := params(c)
+	if err != nil {
+		return nil, ucli.Exit(err.Error(), 2)
+	}
+	job, err := load(env, c.Args().First(), ps)
+	if err != nil {
+		return nil, ucli.Exit(err.Error(), 2)
+	}
+	return job, nil
+}
+
 func listOrNone(names []string) string {
 	if len(names) == 0 {
 		return "none"

@@ -21,16 +21,9 @@ func planCommand(env *Env) *ucli.Command {
 			&ucli.BoolFlag{Name: "mermaid", Usage: "print the plan as a Mermaid graph"},
 		},
 		Action: func(c *ucli.Context) error {
-			if c.NArg() > 1 {
-				return ucli.Exit(fmt.Sprintf("plan takes one job, got %q", c.Args().Slice()), 2)
-			}
-			ps, err := params(c)
+			job, err := loadArg(c, env)
 			if err != nil {
-				return ucli.Exit(err.Error(), 2)
-			}
-			job, err := load(env, c.Args().First(), ps)
-			if err != nil {
-				return ucli.Exit(err.Error(), 2)
+				return err
 			}
 			ph, err := region.Expand(job.plan)
 			if err != nil {

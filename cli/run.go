@@ -44,16 +44,9 @@ func logger(w io.Writer, level string) (*slog.Logger, error) {
 }
 
 func runJob(c *ucli.Context, env *Env) error {
-	if c.NArg() > 1 {
-		return ucli.Exit(fmt.Sprintf("run takes one job, got %q", c.Args().Slice()), 2)
-	}
-	ps, err := params(c)
+	job, err := loadArg(c, env)
 	if err != nil {
-		return ucli.Exit(err.Error(), 2)
-	}
-	job, err := load(env, c.Args().First(), ps)
-	if err != nil {
-		return ucli.Exit(err.Error(), 2)
+		return err
 	}
 	log, err := logger(env.Stderr, c.String("log-level"))
 	if err != nil {
