@@ -23,6 +23,8 @@ type Env struct {
 	// Signals, when set, is closed to interrupt a running command (tests); otherwise SIGINT and SIGTERM
 	// interrupt it.
 	Signals <-chan struct{}
+	// ForceReset, in tests, does what SIGUSR1 does to `weir run --wait-on-max-attempts`.
+	ForceReset <-chan struct{}
 }
 
 // NewApp builds the weir command line.

@@ -30,6 +30,7 @@ func runCommand(env *Env) *ucli.Command {
 			&ucli.DurationFlag{Name: "progress", Usage: "print progress every `INTERVAL` (0: never)", Value: time.Second},
 			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print neither progress nor the summary"},
 			&ucli.StringFlag{Name: "log-level", Usage: "log `LEVEL`: debug, info, warn, error", Value: "warn"},
+			&ucli.BoolFlag{Name: "wait-on-max-attempts", Usage: "when a region reaches its maximum reset attempts, wait for a forced reset (kill -USR1 PID) instead of failing the job"},
 		},
 		Action: func(c *ucli.Context) error { return runJob(c, env) },
 	}
@@ -56,13 +57,18 @@ func runJob(c *ucli.Context, env *Env) error {
 		Plan: job.plan, Binding: job.binding,
 		CheckpointDir: c.String("checkpoint-dir"),
 		InjectResets:  c.Int("inject-resets"), Seed: c.Uint64("seed"),
-		Logger: log,
+		KeepOnMaxAttempts: c.Bool("wait-on-max-attempts"),
+		Logger:            log,
 	})
 	if err != nil {
 		return ucli.Exit(err.Error(), 2)
 	}
 	ctx, interrupted := interruptible(env)
 	defer interrupted()
+	if c.Bool("wait-on-max-attempts") {
+		stop := forceResetsOn(env, j)
+		defer stop()
+	}
 	quiet := c.Bool("quiet")
 	stopProgress := make(chan struct{})
 	progressDone := make(chan struct{})
@@ -102,6 +108,34 @@ func runJob(c *ucli.Context, env *Env) error {
 		return ucli.Exit(fmt.Sprintf("job %s failed: %v", job.plan.Name, err), 1)
 	}
 	return nil
+}
+
+// forceResetsOn forces a reset of every region stopped on its attempts when the process gets SIGUSR1 (or,
+// in tests, when env.ForceReset fires).
+func forceResetsOn(env *Env, j *standalone.Job) (stop func()) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-usr1:
+			case <-env.ForceReset:
+			}
+			for _, s := range j.Regions() {
+				if s.State == region.MaxAttemptsReached {
+					fmt.Fprintf(env.Stderr, "forcing a reset of consistent region %d\n", s.Region)
+					_ = j.ForceReset(s.Region)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(usr1)
+		close(done)
+	}
 }
 
 // interruptible returns a context ended by SIGINT/SIGTERM, or by env.Signals in tests.
@@ -156,7 +190,7 @@ func summary(name string, j *standalone.Job, err error) string {
 		}
 		b.WriteString("\n")
 		if s.State == region.MaxAttemptsReached {
-			fmt.Fprintf(&b, "    stopped after %d consecutive reset attempts\n", s.Attempts)
+			fmt.Fprintf(&b, "    stopped after %d consecutive reset attempts (run with --wait-on-max-attempts to force a reset instead)\n", s.Attempts)
 		}
 	}
 	return b.String()
