@@ -243,6 +243,19 @@ func (s Stream[T]) Sink(c operator.Consumer[T], opts ...Option) {
 	transform[T, T](s, "sink", typeName(c), operator.ConsumerOf(c), opts)
 }
 
+// SinkTo ends the stream in a sink made by any factory whose input is T (a built-in sink from Go, say:
+// builtin.Factory(operator.RoleSink, "file", ...) on a stream of any).
+func (s Stream[T]) SinkTo(kind string, f operator.Factory, opts ...Option) {
+	if s.t == nil {
+		return
+	}
+	if in := f.In(); in == nil || in.String() != flow.TypeOf[T]().String() || len(f.Outs()) != 0 {
+		s.t.problem(caller(), "%s is not a sink of %s", kind, flow.TypeOf[T]())
+		return
+	}
+	s.t.add(spec{kind: kind, inputs: s.input(), par: s.par, factory: f, opts: opts})
+}
+
 // Apply adds an operator made by any factory whose input is T and whose single output is U (built-in
 // operators from Go, say).
 func Apply[T, U any](s Stream[T], kind string, f operator.Factory, opts ...Option) Stream[U] {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/operator"
+	"github.com/weirstream/weir/value"
 	"github.com/weirstream/weir/operator/window"
 )
 
@@ -168,4 +169,28 @@ func specs(o options) []operator.Spec {
 			Build:   buildVerifyOrder,
 		},
 	}
+}
+
+// Factory configures a built-in operator for a Go job: the same kind, parameters and checks as in a job
+// file (`Factory(operator.RoleSink, "file", map[string]any{"path": "out", "exactly_once": true})`).
+// Its tuples are job-file values (any).
+func Factory(role operator.Role, kind string, params map[string]any) (operator.Factory, error) {
+	spec, err := NewRegistry().Lookup(role, kind)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := value.Normalize(params)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", role, kind, err)
+	}
+	var cfg operator.Config
+	if raw != nil {
+		cfg, err = spec.Configure(raw.(map[string]any))
+	} else {
+		cfg, err = spec.Configure(nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return spec.Build(cfg)
 }
