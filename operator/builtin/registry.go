@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/operator"
-	"github.com/weirstream/weir/value"
 	"github.com/weirstream/weir/operator/window"
+	"github.com/weirstream/weir/value"
 )
 
 // Register adds every built-in operator kind to r; the stdout sink prints to the process's standard output.
