@@ -39,6 +39,8 @@ type Agent struct {
 	http     *http.Server
 	httpLn   net.Listener
 	reports  *reportQueue
+	// caughtUp is closed once the replica has caught up with the leader: the worker waits for it.
+	caughtUp chan struct{}
 
 	rpcAddr, httpAddr string
 
@@ -57,7 +59,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), quit: make(chan struct{}), done: make(chan struct{}), fsm: fsm.New()}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), quit: make(chan struct{}), done: make(chan struct{}), fsm: fsm.New(), caughtUp: make(chan struct{})}
 	if cfg.Registry == nil {
 		a.cfg.Registry = builtin.NewRegistryWithStdout(cfg.Stdout)
 	}
@@ -105,10 +107,14 @@ func (a *Agent) start() error {
 	a.reports = newReportQueue(a)
 	a.worker = worker.New(worker.Config{
 		Node: c.Name, State: a.fsm.State(), Streams: a.streams, Store: a.store, Jobs: c.Jobs, Registry: c.Registry,
-		Report: a.reports.add, BatchSize: c.BatchSize, Credits: c.Credits, Logger: a.log,
+		Report: a.reports.add, BatchSize: c.BatchSize, Credits: c.Credits, Logger: a.log, Ready: a.caughtUp,
 	})
+	gossipAdvertise, err := advertiseGossip(c)
+	if err != nil {
+		return err
+	}
 	if a.gossip, err = membership.Start(membership.Config{
-		Name: c.Name, Bind: c.GossipAddr, Advertise: advertiseGossip(c), Fast: c.Fast, Logger: a.log.With("component", "gossip"),
+		Name: c.Name, Bind: c.GossipAddr, Advertise: gossipAdvertise, Fast: c.Fast, Logger: a.log.With("component", "gossip"),
 		Meta: membership.Meta{RPC: a.rpcAddr, HTTP: a.httpAddr, Server: true},
 	}); err != nil {
 		return err
@@ -128,31 +134,85 @@ func (a *Agent) start() error {
 		}
 	})
 	a.spawn(a.worker.Run)
+	a.spawn(func() { a.awaitCaughtUp(ctx) })
 	a.spawn(a.reports.run)
 	a.spawn(func() { a.watchFatal(a.fsm) })
 	a.spawn(a.monitorLeadership)
 	a.spawn(a.watchMembers)
 	if len(c.Join) > 0 {
-		a.spawn(func() {
-			if err := a.gossip.JoinRetry(ctx, c.Join, time.Second); err == nil {
-				a.log.Info("joined the cluster", "via", c.Join)
-			}
-		})
+		a.spawn(func() { a.join(ctx) })
 	}
+	a.spawn(func() { a.reconnect(ctx) })
 	a.spawn(func() { a.bootstrap(ctx) })
 	a.log.Info("node started", "gossip", a.gossip.Addr(), "rpc", a.rpcAddr, "http", a.httpAddr)
 	return nil
 }
 
-func advertiseGossip(c *Config) string {
+// join joins the cluster through the Join addresses, retrying until this node has met another one. A join
+// list may name this node too (docker-compose.yml gives every node the same list): while the others do not
+// answer yet, the node itself answers, and a join that met only itself made no cluster.
+func (a *Agent) join(ctx context.Context) {
+	for {
+		if err := a.gossip.JoinRetry(ctx, a.cfg.Join, time.Second); err != nil {
+			return
+		}
+		for _, m := range a.gossip.Members() {
+			if m.Name != a.cfg.Name && m.Status == membership.Alive {
+				a.log.Info("joined the cluster", "via", a.cfg.Join)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// reconnect keeps trying to reach the members gossip declared failed, as serf does. Gossip stops talking to
+// a dead member after a while (15 to 30 s), so without this two sides of a partition that lasted longer
+// would never merge again once it heals: each believes the other dead. A member that really died costs a
+// failed connection attempt per round.
+func (a *Agent) reconnect(ctx context.Context) {
+	every := 10 * time.Second
+	if a.cfg.Fast {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, m := range a.gossip.Members() {
+			if m.Status != membership.Failed || m.Name == a.cfg.Name || ctx.Err() != nil {
+				continue
+			}
+			if _, err := a.gossip.Join([]string{m.Addr}); err == nil {
+				a.log.Info("reconnected to a member gossip had declared failed", "member", m.Name, "addr", m.Addr)
+			}
+		}
+	}
+}
+
+// advertiseGossip is the gossip address others dial, when Advertise is set and the gossip port is fixed
+// ("" lets memberlist choose). Memberlist wants an IP: a host name is resolved.
+func advertiseGossip(c *Config) (string, error) {
 	if c.Advertise == "" {
-		return ""
+		return "", nil
 	}
 	_, port, err := net.SplitHostPort(c.GossipAddr)
 	if err != nil || port == "0" {
-		return ""
+		return "", nil
 	}
-	return net.JoinHostPort(c.Advertise, port)
+	host, err := c.advertiseIP()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 func (a *Agent) spawn(f func()) {
@@ -193,11 +253,20 @@ func (a *Agent) Shutdown() {
 			a.worker.Stop()
 		}
 		if a.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			// A grace period for requests in flight, then every connection closes: Shutdown alone leaves
+			// open those it gave up waiting for, among them connections a client dialled but has not used
+			// yet (they count as new, not idle, for five seconds).
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = a.http.Shutdown(ctx)
 			cancel()
+			_ = a.http.Close()
 		}
 		if a.raft != nil {
+			// A snapshot, so that a restart on the data directory has its replica at once: Raft restores a
+			// snapshot when it starts, but applies its log only once a leader says how much is committed.
+			if !a.cfg.Dev && a.fsm.Fatal() == nil {
+				_ = a.raft.Snapshot().Error()
+			}
 			if err := a.raft.Shutdown().Error(); err != nil {
 				a.log.Warn("raft shutdown", "err", err)
 			}
@@ -233,6 +302,7 @@ func (a *Agent) Leave() {
 	if err := a.gossip.Leave(5 * time.Second); err != nil {
 		a.log.Warn("gossip leave", "err", err)
 	}
+	a.announceLeave()
 	// Wait (a while) for the leader to take this node out of the Raft configuration.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +101,11 @@ func (c *Config) advertised(a net.Addr) (string, error) {
 		return a.String(), nil
 	}
 	if c.Advertise != "" {
-		return net.JoinHostPort(c.Advertise, port), nil
+		host, err := c.advertiseIP()
+		if err != nil {
+			return "", err
+		}
+		return net.JoinHostPort(host, port), nil
 	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
@@ -113,6 +118,40 @@ func (c *Config) advertised(a net.Addr) (string, error) {
 	}
 	return "", fmt.Errorf("agent: listening on %s: give --advertise, no usable address found", a)
 }
+
+// advertiseIP is Advertise as an IP address: a host name (a container's name on its network, say) is
+// resolved, because gossip advertises an IP and the addresses recorded in Raft should not depend on a
+// resolver that forgets a node while it is cut off. An IPv4 address is preferred. A name that does not
+// resolve yet (a resolver that learns the node a moment after it starts) is retried for a few seconds.
+func (c *Config) advertiseIP() (string, error) {
+	if net.ParseIP(c.Advertise) != nil {
+		return c.Advertise, nil
+	}
+	deadline := time.Now().Add(advertiseResolveFor)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", c.Advertise)
+		cancel()
+		if err == nil && len(ips) > 0 {
+			for _, ip := range ips {
+				if ip.To4() != nil {
+					return ip.String(), nil
+				}
+			}
+			return ips[0].String(), nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("no address")
+			}
+			return "", fmt.Errorf("agent: --advertise %s: %w", c.Advertise, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// advertiseResolveFor bounds the retries of advertiseIP.
+var advertiseResolveFor = 5 * time.Second
 
 // timing holds the node's timeouts.
 type timing struct {

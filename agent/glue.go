@@ -23,6 +23,7 @@ func (b backend) Leader() (string, string)      { return b.a.leader() }
 func (b backend) VerifyLeader() error           { return b.a.raft.VerifyLeader().Error() }
 func (b backend) Worker() api.NodeSide          { return b.a.worker }
 func (b backend) Leave()                        { b.a.Leave() }
+func (b backend) NodeLeft(name string) error    { return b.a.nodeLeft(name) }
 func (b backend) Checkpoints() checkpoint.Store { return b.a.store.Local() }
 
 func (b backend) Controller() api.Leader {
@@ -125,6 +126,7 @@ type reportQueue struct {
 	mu   sync.Mutex
 	q    []queued
 	wake chan struct{}
+	up   chan struct{} // a controller came up on this node
 }
 
 type queued struct {
@@ -134,7 +136,9 @@ type queued struct {
 
 const maxQueuedReports = 100000
 
-func newReportQueue(a *Agent) *reportQueue { return &reportQueue{a: a, wake: make(chan struct{}, 1)} }
+func newReportQueue(a *Agent) *reportQueue {
+	return &reportQueue{a: a, wake: make(chan struct{}, 1), up: make(chan struct{}, 1)}
+}
 
 func (q *reportQueue) add(r api.Report) {
 	q.mu.Lock()
@@ -149,7 +153,25 @@ func (q *reportQueue) add(r api.Report) {
 	}
 }
 
+// wakeUp makes run try again now (a leader's controller came up).
+func (q *reportQueue) wakeUp() {
+	select {
+	case q.up <- struct{}{}:
+	default:
+	}
+}
+
 func (q *reportQueue) run() {
+	// A change of leader ends the wait between attempts: reports held while there was no leader (the
+	// backoff has grown to a second by then) go out as soon as there is one. A region's reset after a
+	// failover waits for them.
+	leaderChanged := make(chan raft.Observation, 1)
+	obs := raft.NewObserver(leaderChanged, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	q.a.raft.RegisterObserver(obs)
+	defer q.a.raft.DeregisterObserver(obs)
 	backoff := 50 * time.Millisecond
 	for {
 		q.mu.Lock()
@@ -175,8 +197,12 @@ func (q *reportQueue) run() {
 			case <-q.a.quit:
 				return
 			case <-time.After(backoff):
+				backoff = min(backoff*2, time.Second)
+			case <-leaderChanged:
+				backoff = 50 * time.Millisecond
+			case <-q.up:
+				backoff = 50 * time.Millisecond
 			}
-			backoff = min(backoff*2, time.Second)
 			continue
 		}
 		backoff = 50 * time.Millisecond

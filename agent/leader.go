@@ -1,10 +1,15 @@
 package agent
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/agent/controller"
 	"github.com/weirstream/weir/fsm"
 	"github.com/weirstream/weir/membership"
@@ -28,6 +33,9 @@ func (a *Agent) monitorLeadership() {
 }
 
 func (a *Agent) becomeLeader() {
+	if a.fsm.Fatal() != nil {
+		return // the node is stopping: see watchFatal
+	}
 	// The FSM must hold everything the previous leader committed before the controller reads it.
 	if err := a.raft.Barrier(10 * time.Second).Error(); err != nil {
 		a.log.Error("leader barrier failed; stepping back", "err", err)
@@ -46,6 +54,7 @@ func (a *Agent) becomeLeader() {
 	if old != nil {
 		old.Stop()
 	}
+	a.reports.wakeUp() // this node's own reports waited for the controller
 }
 
 // watchMembers passes gossip's membership changes to the leader's reconciliation, and reconciles
@@ -89,6 +98,11 @@ func (a *Agent) reconcileMember(m membership.Member) {
 	n, known := st.Node(m.Name)
 	switch m.Status {
 	case membership.Alive:
+		// A node on its way out is not registered again: it still gossips until its leave message is out,
+		// and it may have told the leader already (announceLeave).
+		if m.Meta.Leaving || (known && n.Status == fsm.NodeLeft && time.Since(n.Since) < 20*time.Second) {
+			return
+		}
 		if !known || n.Status != fsm.NodeAlive || n.RPCAddr != m.Meta.RPC || n.HTTPAddr != m.Meta.HTTP {
 			node := fsm.Node{Name: m.Name, RPCAddr: m.Meta.RPC, HTTPAddr: m.Meta.HTTP, GossipAddr: m.Addr, Status: fsm.NodeAlive, Since: time.Now()}
 			if err := a.applyCmd(fsm.RegisterNodeType, fsm.RegisterNode{Node: node}); err != nil {
@@ -104,19 +118,55 @@ func (a *Agent) reconcileMember(m membership.Member) {
 			}
 		}
 	case membership.Left:
-		if known && n.Status != fsm.NodeLeft {
-			if err := a.applyCmd(fsm.NodeStatusType, fsm.SetNodeStatus{Name: m.Name, Status: fsm.NodeLeft, Since: time.Now()}); err != nil {
+		if m.Name != a.cfg.Name {
+			if err := a.nodeLeft(m.Name); err != nil {
 				a.log.Warn("record leave", "node", m.Name, "err", err)
 			}
-			if ctl := a.controller(); ctl != nil {
-				ctl.NodeFailed(m.Name, "it left the cluster")
-			}
 		}
-		if m.Name != a.cfg.Name {
-			if err := a.raft.RemoveServer(raft.ServerID(m.Name), 0, 5*time.Second).Error(); err != nil {
-				a.log.Warn("remove server", "node", m.Name, "err", err)
-			}
+	}
+}
+
+// nodeLeft records on the leader that a node left the cluster for good: its PEs are placed elsewhere and
+// it leaves the Raft configuration. Only a configuration that still holds it changes: every change is a
+// Raft entry, and reconciliation sees a node that left again every few seconds, forever.
+func (a *Agent) nodeLeft(name string) error {
+	if n, ok := a.fsm.State().Node(name); ok && n.Status != fsm.NodeLeft {
+		if err := a.applyCmd(fsm.NodeStatusType, fsm.SetNodeStatus{Name: name, Status: fsm.NodeLeft, Since: time.Now()}); err != nil {
+			return err
 		}
+		if ctl := a.controller(); ctl != nil {
+			ctl.NodeFailed(name, "it left the cluster")
+		}
+	}
+	f := a.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(name) {
+			if err := a.raft.RemoveServer(s.ID, 0, 5*time.Second).Error(); err != nil {
+				return fmt.Errorf("remove server: %w", err)
+			}
+			a.log.Info("raft membership: removed", "node", name)
+			return nil
+		}
+	}
+	return nil
+}
+
+// announceLeave tells the leader that this node leaves, once gossip has spread its leave. Gossip alone
+// cannot be trusted with it: memberlist reports a leave to its event delegate as a failure, and the departing node's last
+// meta update (Leaving) may reach the leader after its leave message, or never (a dead node's older
+// incarnation is ignored). A leave taken for a failure keeps the node's Raft seat: the cluster counts a
+// voter that will never return, and no non-voter takes its place.
+func (a *Agent) announceLeave() {
+	c := api.NewClient(a.httpAddr) // this node's API forwards it to the leader
+	c.HTTP = internalHTTP
+	c.RetryNoLeader = 5 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Do(ctx, http.MethodPost, "/internal/v1/leave/"+url.PathEscape(a.cfg.Name), nil, nil); err != nil {
+		a.log.Warn("telling the leader that this node leaves", "err", err)
 	}
 }
 
@@ -147,8 +197,12 @@ func (a *Agent) ensureRaftMember(m membership.Member) {
 		err := a.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error()
 		a.logMembership("added non-voter", m.Name, err)
 	case self.Address != addr:
-		err := a.raft.AddVoter(id, addr, 0, 10*time.Second).Error()
-		if self.Suffrage != raft.Voter {
+		// Each kind of add keeps the role and changes the address; AddVoter would promote a non-voter,
+		// past MaxVoters.
+		var err error
+		if self.Suffrage == raft.Voter {
+			err = a.raft.AddVoter(id, addr, 0, 10*time.Second).Error()
+		} else {
 			err = a.raft.AddNonvoter(id, addr, 0, 10*time.Second).Error()
 		}
 		a.logMembership("updated address", m.Name, err)

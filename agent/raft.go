@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
+	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/fsm"
 	"github.com/weirstream/weir/membership"
 	"github.com/weirstream/weir/transport"
@@ -135,13 +136,22 @@ var _ interface {
 	Apply([]byte, time.Duration) error
 } = (*Agent)(nil)
 
-// fsmFatal shuts the node down when its FSM meets a command it does not know: its binary is older than the
-// cluster's, and going on would diverge.
+// watchFatal shuts the node down when its FSM meets a command it does not know: its binary is older than
+// the cluster's, and going on would diverge. Its controller and PEs stop at once; Raft runs a moment longer
+// (a heartbeat timeout), so that the other nodes learn that the entry committed and stop too. A leader that
+// stopped the instant it applied the entry left the followers waiting for a leader that never came: with
+// one more fatal leader after it, the last node of three never learned of the entry at all.
 func (a *Agent) watchFatal(f *fsm.FSM) {
 	select {
 	case <-a.quit:
 	case <-f.FatalCh():
 		a.log.Error("stopping: this node's binary is older than the cluster's; upgrade it and restart", "err", f.Fatal())
+		a.stopController()
+		a.worker.Stop()
+		select {
+		case <-a.quit:
+		case <-time.After(a.cfg.timing().heartbeat):
+		}
 		go a.Shutdown()
 	}
 }
@@ -156,6 +166,9 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(b []byte) (int, error) {
 	msg := string(bytes.TrimSpace(b))
 	switch {
+	case strings.Contains(msg, "use of closed network connection"):
+		// This node's own connections, closed as it stops.
+		w.l.Debug(msg)
 	case strings.Contains(msg, "[ERROR]"):
 		w.l.Error(msg)
 	case strings.Contains(msg, "[WARN]"):
@@ -164,4 +177,43 @@ func (w slogWriter) Write(b []byte) (int, error) {
 		w.l.Debug(msg)
 	}
 	return len(b), nil
+}
+
+// awaitCaughtUp closes a.caughtUp once this node's replica holds what the leader had applied when this
+// node first reached it (or once this node leads: its replica is the cluster's): the worker starts no PE
+// before. A node that restarts on its data directory holds an old state, whose placements may name it for
+// PEs that moved while it was away; started, they would run as zombies until the replica caught up — a
+// source outside consistent regions emitting its input again from the start, say.
+func (a *Agent) awaitCaughtUp(ctx context.Context) {
+	defer close(a.caughtUp)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var target uint64
+	known := false
+	for {
+		if a.controller() != nil {
+			return
+		}
+		if !known {
+			if name, addr := a.leader(); addr != "" && name != a.cfg.Name {
+				c := api.NewClient(addr)
+				c.HTTP, c.RetryNoLeader = internalHTTP, 0
+				qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				st, err := c.Status(qctx, false)
+				cancel()
+				if err == nil && st.Node == name && st.Leader == name {
+					target, known = st.Index, true
+				}
+			}
+		}
+		if known && a.fsm.State().Index() >= target {
+			a.log.Info("replica caught up with the leader", "index", target)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

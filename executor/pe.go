@@ -151,12 +151,9 @@ func (p *pe) post(m msg) {
 	p.mu.Lock()
 	p.mail = append(p.mail, m)
 	p.mu.Unlock()
-	switch m.kind {
-	case mReset, mStop:
-		// Interrupt a send blocked on credit: what it holds belongs to an older generation.
-		signal(p.abort)
-	}
 	if m.kind == mStop {
+		// stopCh closes before the abort below interrupts a send: a lossy outbox (outside consistent
+		// regions) halts on an aborted send only once it sees the PE stopping.
 		p.stopOnce.Do(func() {
 			close(p.stopCh)
 			if p.permits != nil {
@@ -169,8 +166,23 @@ func (p *pe) post(m msg) {
 			p.mu.Unlock()
 		})
 	}
+	switch m.kind {
+	case mReset, mStop:
+		// Interrupt a send blocked on credit: what it holds belongs to an older generation.
+		signal(p.abort)
+	}
 	p.guard.Pending.Store(true)
 	signal(p.wake)
+}
+
+// notStopped reports whether the PE has not been told to stop.
+func (p *pe) notStopped() bool {
+	select {
+	case <-p.stopCh:
+		return false
+	default:
+		return true
+	}
 }
 
 func signal(c chan struct{}) {

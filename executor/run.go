@@ -121,7 +121,10 @@ func (p *pe) runIterator() {
 		}
 		p.rerun = false
 		err := p.runSource(loop)
-		if p.stopping {
+		if p.stopping || !p.notStopped() {
+			// A source also returns when loop.Done closes (a paced one stops sleeping): the PE was told to
+			// stop, and the source is not exhausted. Going on would send the final marker downstream (or
+			// report the region's source exhausted) for a PE that is only being stopped or moved.
 			return
 		}
 		if err != nil {

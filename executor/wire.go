@@ -243,6 +243,11 @@ func (w *wiring) connEmit(p *pe, c *region.Conn, t flow.Type, local map[int]int,
 		if err != nil {
 			return nil, err
 		}
+		if p.region < 0 {
+			// Outside consistent regions no reset would ever clear a halt: a batch lost on a broken stream
+			// is lost, and the PE goes on (until it stops).
+			s.SetLossy(p.notStopped)
+		}
 		p.outs = append(p.outs, s)
 		targets[j] = s.Func()
 	}

@@ -11,6 +11,7 @@ type Outbox[T any] struct {
 	gen   uint64
 	halt  *Halt
 	abort <-chan struct{}
+	lossy func() bool
 	sent  atomic.Uint64
 }
 
@@ -51,13 +52,35 @@ func (o *Outbox[T]) SendControl(c Control) {
 func (o *Outbox[T]) send(c Control) {
 	n := len(o.buf)
 	if !o.link.Send(Batch[T]{Gen: o.gen, Items: o.buf, Ctl: c}, o.abort) {
-		o.halt.Set()
 		o.buf = o.buf[:0]
+		if o.lossy == nil || !o.lossy() {
+			o.halt.Set()
+			return
+		}
+		// Lossy: the items are lost, but not a control item (the final marker: without it the reader
+		// would never end). It goes again, alone, once the link has reconnected.
+		for c.Kind != CtlNone {
+			if !o.lossy() {
+				o.halt.Set()
+				return
+			}
+			if o.link.Send(Batch[T]{Gen: o.gen, Items: o.buf, Ctl: c}, o.abort) {
+				o.buf = o.link.Buffer()
+				return
+			}
+		}
 		return
 	}
 	o.sent.Add(uint64(n))
 	o.buf = o.link.Buffer()
 }
+
+// SetLossy makes a failed send drop its items without halting the PE while keep() returns true; a control
+// item is sent again until it goes through. A PE outside consistent regions uses it: nothing replays there,
+// so tuples lost on a broken stream are lost either way, and halting would stop the PE for good (no reset
+// ever clears the halt); its link re-dials at the next send. keep must return false once the PE stops, so
+// that an abort still halts it.
+func (o *Outbox[T]) SetLossy(keep func() bool) { o.lossy = keep }
 
 // SetBatchSize changes the number of items after which a batch is sent (at most the link's batch size). A
 // slow source sets it to 1, so that a lone tuple does not wait for company.

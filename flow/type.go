@@ -24,6 +24,7 @@ type Sender interface {
 	Sent() uint64
 	Pending() int
 	SetBatchSize(n int)
+	SetLossy(keep func() bool)
 }
 
 // Receiver is the type-erased view of an *Inbox[T].

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -147,5 +149,57 @@ func TestRaftOverMux(t *testing.T) {
 				t.Fatalf("%s applied %s", n.id, got)
 			}
 		}
+	}
+}
+
+// Closing a Raft layer closes the connections it accepted and dialled: raft.NetworkTransport closes
+// neither when Raft shuts down, so a stopped node kept its peers' connections open, and the goroutines
+// that serve them, on both sides.
+func TestRaftLayerCloseClosesConnections(t *testing.T) {
+	ma, mb := NewMux(listen(t), nil), NewMux(listen(t), nil)
+	t.Cleanup(func() { ma.Close(); mb.Close() })
+	la, lb := NewRaftLayer(ma, nil), NewRaftLayer(mb, nil)
+	t.Cleanup(func() { la.Close(); lb.Close() })
+
+	accepted := make(chan io.ReadWriteCloser, 2)
+	go func() {
+		for {
+			c, err := lb.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	out, err := la.Dial(raft.ServerAddress(mb.Addr().String()), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	in := (<-accepted).(net.Conn)
+	buf := make([]byte, 1)
+	if _, err := io.ReadFull(in, buf); err != nil {
+		t.Fatal(err)
+	}
+	// B stops: the connection it accepted closes, and A sees it end.
+	lb.Close()
+	in.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(in, buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read from a connection of a closed layer: %v, want it closed", err)
+	}
+	out.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(out, buf); err != io.EOF {
+		t.Fatalf("the peer's side after the layer closed: %v, want EOF", err)
+	}
+	// A stops: its dialled connection closes, and it dials no more.
+	la.Close()
+	if _, err := out.Write([]byte("x")); err == nil {
+		t.Fatal("write on a dialled connection of a closed layer succeeded")
+	}
+	if c, err := la.Dial(raft.ServerAddress(mb.Addr().String()), time.Second); err == nil {
+		c.Close()
+		t.Fatal("a closed layer dialled")
 	}
 }

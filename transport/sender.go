@@ -37,6 +37,7 @@ type sender struct {
 	cancel context.CancelFunc
 
 	// Owned by the sending goroutine.
+	gen      uint64 // of the last frame sent
 	cur      *outConn
 	dialing  chan dialResult // the dial in progress, if any: an abort does not waste it
 	failures int
@@ -88,6 +89,10 @@ func (snd *sender) send(gen uint64, ctl flow.Control, count int, items []byte, a
 // sendFrame sends one Data frame: it waits for a connection and a credit, then writes. Any failure drops
 // the frame and returns false.
 func (snd *sender) sendFrame(h dataHeader, items []byte, abort <-chan struct{}) bool {
+	if h.gen != snd.gen {
+		snd.gen = h.gen
+		snd.checkTarget()
+	}
 	c, err := snd.connection(abort)
 	if err != nil {
 		return false
@@ -116,6 +121,25 @@ func (snd *sender) sendFrame(h dataHeader, items []byte, abort <-chan struct{}) 
 		c.end(fmt.Errorf("write: %w", err), false)
 	}
 	return false
+}
+
+// checkTarget closes the connection, on purpose, when the reader is no longer where it leads. A new
+// generation follows every placement change, so the sender checks at each: the reader may have moved
+// while the connection to where it ran stays up, as one to a node cut off by a partition does (such a node
+// neither answers nor closes); sends on it would wait for credit until the region's drain timeout, again
+// and again.
+func (snd *sender) checkTarget() {
+	c := snd.cur
+	if c == nil || c.isBroken() {
+		return
+	}
+	addr, err := snd.target()
+	if err != nil || addr == c.addr {
+		return
+	}
+	snd.s.log.Info("stream: the reader moved; reconnecting", "stream", snd.key.String(), "from", c.addr, "to", addr)
+	c.bye()
+	snd.cur = nil
 }
 
 // connection returns a healthy connection, dialling (with backoff after failures) when there is none.

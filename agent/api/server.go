@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,8 @@ type Backend interface {
 	RaftPeers() ([]RaftPeer, error)
 	// Leave makes the node leave the cluster gracefully and stop.
 	Leave()
+	// NodeLeft records, on the leader, that a node leaves the cluster gracefully.
+	NodeLeft(name string) error
 	// Checkpoints is the node's own checkpoint store (replicas of other nodes' checkpoints included).
 	Checkpoints() checkpoint.Store
 }
@@ -85,6 +88,7 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /v1/agent/leave", s.leave)
 	s.mux.HandleFunc("POST /internal/v1/command", s.command)
 	s.mux.HandleFunc("POST /internal/v1/reports", s.reports)
+	s.mux.HandleFunc("POST /internal/v1/leave/{node}", s.write(s.nodeLeft))
 	s.mux.HandleFunc("GET /internal/v1/pes", s.pes)
 	s.mux.HandleFunc("GET /internal/v1/ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	s.mux.HandleFunc("PUT /internal/v1/checkpoints/{job}/{region}/{epoch}/{pe}", s.putCheckpoint)
@@ -138,6 +142,11 @@ func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
 // forward proxies a request to the leader. A request that was forwarded once is not forwarded again (two
 // nodes that each think the other leads must not bounce it forever): it gets 503, safe to retry.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > maxSubmit {
+		// Refused here rather than streamed to the leader, which would refuse it after reading 16 MiB.
+		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		return
+	}
 	name, addr := s.b.Leader()
 	if addr == "" || name == s.b.Self() {
 		writeJSON(w, http.StatusServiceUnavailable, Error{Error: "no leader: the cluster has not elected one yet (retry shortly)"})
@@ -168,16 +177,39 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 
 const maxSubmit = 16 << 20
 
+var errTooLarge = fmt.Errorf("submission exceeds %d MiB", maxSubmit>>20)
+
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	// Read whole (and bounded): a submission cut at the limit would be reported as invalid JSON, and one
+	// that must go to the leader after all (leadership moved since write checked) needs its body again.
+	if r.ContentLength > maxSubmit {
+		writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSubmit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+			return
+		}
+		writeError(w, http.StatusBadRequest, fmt.Errorf("reading the submission: %w", err))
+		return
+	}
 	var req SubmitRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxSubmit))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("submission is not valid JSON: %w", err))
 		return
 	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, errors.New("submission is not valid JSON: more than one value"))
+		return
+	}
 	c := s.b.Controller()
 	if c == nil {
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		s.forward(w, r)
 		return
 	}
@@ -233,7 +265,12 @@ func (s *Server) job(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	if err := s.b.Controller().Cancel(r.PathValue("id")); err != nil {
+	c := s.b.Controller()
+	if c == nil { // leadership moved since write checked
+		s.forward(w, r)
+		return
+	}
+	if err := c.Cancel(r.PathValue("id")); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -246,7 +283,12 @@ func (s *Server) reset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("region %q is not a number", r.PathValue("region")))
 		return
 	}
-	if err := s.b.Controller().ResetRegion(r.PathValue("id"), reg); err != nil {
+	c := s.b.Controller()
+	if c == nil { // leadership moved since write checked
+		s.forward(w, r)
+		return
+	}
+	if err := c.ResetRegion(r.PathValue("id"), reg); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -286,6 +328,16 @@ func (s *Server) leader(w http.ResponseWriter, r *http.Request) {
 func (s *Server) leave(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 	go s.b.Leave()
+}
+
+// nodeLeft is a departing node's word that it leaves (sent after its gossip leave, which the leader may
+// have taken for a failure).
+func (s *Server) nodeLeft(w http.ResponseWriter, r *http.Request) {
+	if err := s.b.NodeLeft(r.PathValue("node")); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 const maxInternal = 4 << 20

@@ -109,6 +109,13 @@ const (
 	RepTrigger   = "trigger"
 	RepFinished  = "finished"
 	RepCrashed   = "crashed"
+	// RepAwaiting: a PE started without its region's state (placed to replace a lost one, or on a node
+	// that restarted) and waits for a reset. The leader resets the region unless a reset is under way.
+	RepAwaiting = "awaiting_reset"
+	// RepBroken: a stream of a PE here broke (Peer names the other node when known). The leader checks the
+	// peer and, unless the region is resetting already, resets it: during a reset streams break on purpose
+	// (a sender aborted inside a frame, a PE moved), and counting those made the reset fail again.
+	RepBroken = "broken"
 )
 
 // Report is a node's report about one of its PEs.

@@ -56,14 +56,18 @@ type Controller struct {
 	c   Config
 	log *slog.Logger
 
+	failMu sync.Mutex // serializes NodeFailed
+
 	mu      sync.Mutex
 	jobs    map[string]*jobCtl
 	outbox  map[string]*outbox // node -> commands in flight
 	probes  map[string]bool
 	records chan fsm.RegionState
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// recorded is the last region state sent to be recorded, by region.
+	recorded map[regionKey]fsm.RegionState
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // Start takes over: every running job of the FSM gets its coordinators back, PEs on nodes that are gone are
@@ -77,11 +81,58 @@ func Start(c Config) *Controller {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ctl := &Controller{c: c, log: c.Logger.With("component", "controller"), jobs: map[string]*jobCtl{},
-		outbox: map[string]*outbox{}, probes: map[string]bool{}, records: make(chan fsm.RegionState, 4096), ctx: ctx, cancel: cancel}
-	ctl.wg.Add(1)
+		outbox: map[string]*outbox{}, probes: map[string]bool{}, recorded: map[regionKey]fsm.RegionState{}, records: make(chan fsm.RegionState, 4096), ctx: ctx, cancel: cancel}
+	ctl.wg.Add(2)
 	go ctl.record()
 	ctl.takeOver()
+	go ctl.sweep()
 	return ctl
+}
+
+// sweepEvery is how often the controller looks for jobs whose end it was not told of.
+const sweepEvery = 3 * time.Second
+
+// sweep finds jobs whose PEs all ended without the controller hearing of it: a PE's report that it
+// finished is soft, and one that went to a leader on its way out (it took the report, and could no longer
+// record the job's end) or that waited too long for a leader is lost. For each job with no region left
+// to drive, it asks the nodes what finished, as a takeover does.
+func (ctl *Controller) sweep() {
+	defer ctl.wg.Done()
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctl.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ctl.mu.Lock()
+		jobs := make([]*jobCtl, 0, len(ctl.jobs))
+		for _, j := range ctl.jobs {
+			jobs = append(jobs, j)
+		}
+		ctl.mu.Unlock()
+		var settled []*jobCtl
+		for _, j := range jobs {
+			if j.settled() {
+				settled = append(settled, j)
+			}
+		}
+		if len(settled) == 0 {
+			continue
+		}
+		finished := ctl.finishedPEs(ctl.c.Alive())
+		for _, j := range settled {
+			done := false
+			for _, pe := range finished[j.id] {
+				done = j.finish(pe)
+			}
+			if done {
+				ctl.log.Info("job found finished", "job", j.id)
+				ctl.endJob(j.id, fsm.JobFinished, "")
+			}
+		}
+	}
 }
 
 // Stop stops every coordinator and sender.
@@ -242,6 +293,9 @@ func (ctl *Controller) ResetRegion(id string, r int) error {
 	}
 	c := j.coordinator(r)
 	if c == nil {
+		if r >= 0 && r < len(j.ph.Regions) {
+			return &UserError{fmt.Errorf("region %d of job %s has finished", r, id)}
+		}
 		return &UserError{fmt.Errorf("job %s has no consistent region %d", id, r)}
 	}
 	c.ForceReset("forced reset")
@@ -264,6 +318,11 @@ func (ctl *Controller) endJob(id string, state fsm.JobState, msg string) {
 	ctl.mu.Lock()
 	j := ctl.jobs[id]
 	delete(ctl.jobs, id)
+	for k := range ctl.recorded {
+		if k.job == id {
+			delete(ctl.recorded, k)
+		}
+	}
 	ctl.mu.Unlock()
 	if j != nil {
 		j.stop()
@@ -278,10 +337,17 @@ func (ctl *Controller) endJob(id string, state fsm.JobState, msg string) {
 // takeOver rebuilds the controller from the FSM when this node becomes leader.
 func (ctl *Controller) takeOver() {
 	alive := ctl.aliveSet()
+	var running []fsm.Job
 	for _, fj := range ctl.c.State.Jobs() {
-		if fj.State.Terminal() {
-			continue
+		if !fj.State.Terminal() {
+			running = append(running, fj)
 		}
+	}
+	if len(running) == 0 {
+		return
+	}
+	finished := ctl.finishedPEs(ctl.c.Alive())
+	for _, fj := range running {
 		plan, err := topology.DecodePlan(fj.Plan)
 		if err == nil && plan.Origin.Kind == topology.OriginGo {
 			plan, err = ctl.checkPlan(plan)
@@ -295,22 +361,16 @@ func (ctl *Controller) takeOver() {
 			continue
 		}
 		j.id = fj.ID
-		for _, node := range ctl.c.Alive() {
-			ctx, cancel := context.WithTimeout(ctl.ctx, 2*time.Second)
-			pes, err := ctl.c.Send.NodePEs(ctx, node)
-			cancel()
-			if err == nil {
-				for _, pe := range pes.Finished[fj.ID] {
-					j.fin[pe] = true
-				}
-			}
+		for _, pe := range finished[fj.ID] {
+			j.fin[pe] = true
 		}
-		// PEs on nodes that are gone are placed again before anything starts.
+		// PEs on nodes that are gone are placed again before anything starts, and so are PEs never placed:
+		// the previous leader recorded the job, then lost its leadership before it recorded the placement.
 		cur := ctl.c.State.Placements(fj.ID)
 		var lost []string
-		for pe, node := range cur {
-			if !alive[node] && !j.fin[pe] {
-				lost = append(lost, pe)
+		for _, pe := range j.ph.PEs {
+			if node := cur[pe.ID]; (node == "" || !alive[node]) && !j.fin[pe.ID] {
+				lost = append(lost, pe.ID)
 			}
 		}
 		if len(lost) > 0 {
@@ -326,6 +386,41 @@ func (ctl *Controller) takeOver() {
 			ctl.endJob(fj.ID, fsm.JobFinished, "")
 		}
 	}
+}
+
+// nodePEsTimeout bounds a takeover's questions to the nodes.
+const nodePEsTimeout = 2 * time.Second
+
+// finishedPEs asks the nodes which PEs finished, by job: every node at once, once for all jobs, within one
+// bound. A node that does not answer (the old leader, dead but not yet declared so by gossip, is one)
+// costs the takeover that bound once, not once per node and per job while the cluster has no controller.
+func (ctl *Controller) finishedPEs(nodes []string) map[string][]string {
+	ctx, cancel := context.WithTimeout(ctl.ctx, nodePEsTimeout)
+	defer cancel()
+	type answer struct {
+		node string
+		pes  api.NodePEs
+		err  error
+	}
+	answers := make(chan answer, len(nodes))
+	for _, node := range nodes {
+		go func() {
+			pes, err := ctl.c.Send.NodePEs(ctx, node)
+			answers <- answer{node, pes, err}
+		}()
+	}
+	out := map[string][]string{}
+	for range nodes {
+		a := <-answers
+		if a.err != nil {
+			ctl.log.Warn("taking over: a node did not say what it finished", "node", a.node, "err", a.err)
+			continue
+		}
+		for job, pes := range a.pes.Finished {
+			out[job] = append(out[job], pes...)
+		}
+	}
+	return out
 }
 
 func (ctl *Controller) aliveSet() map[string]bool {
@@ -362,6 +457,20 @@ func (ctl *Controller) Report(r api.Report) {
 		if c := j.coordinator(r.Region); c != nil {
 			c.Trigger()
 		}
+	case api.RepAwaiting, api.RepBroken:
+		// A PE that started without its region's state needs a reset, and so does a region whose stream
+		// broke, unless a reset is under way: every placement change is followed by one, whose commands
+		// reach the new PE, and a reset breaks streams itself (a sender aborted inside a frame). Taking
+		// either for a failure reset the region a second time, and counted an attempt. A node that died
+		// during a reset is caught by the probe above or by gossip, which place its PEs again and reset.
+		c := j.coordinator(r.Region)
+		if c == nil {
+			return
+		}
+		if st := c.Status(); st.State == region.Resetting && st.Generation >= r.Gen {
+			return
+		}
+		c.Failed(r.PE, r.Gen, errors.New(r.Error))
 	default:
 		c := j.coordinator(r.Region)
 		if c == nil {
@@ -415,6 +524,10 @@ func (ctl *Controller) probe(node string) {
 // it touched resets (regions it did not touch keep running). PEs outside consistent regions start again
 // from their initial state.
 func (ctl *Controller) NodeFailed(node, why string) {
+	// One loss at a time: gossip, a probe and reconciliation may report the same node together, and two
+	// handlings would both place its PEs (differently) and reset their regions twice.
+	ctl.failMu.Lock()
+	defer ctl.failMu.Unlock()
 	if n, ok := ctl.c.State.Node(node); ok && n.Status == fsm.NodeAlive {
 		if err := ctl.apply(fsm.NodeStatusType, fsm.SetNodeStatus{Name: node, Status: fsm.NodeFailed, Since: time.Now()}); err != nil {
 			ctl.log.Error("record node failure", "node", node, "err", err)
@@ -453,6 +566,9 @@ func (ctl *Controller) NodeFailed(node, why string) {
 // replace places the given PEs of a job again, on live nodes, through Raft.
 func (ctl *Controller) replace(id string, j *jobCtl, lost []string) error {
 	cur := ctl.c.State.Placements(id)
+	if cur == nil {
+		cur = map[string]string{}
+	}
 	moved, err := ctl.place(j.ph, cur, lost)
 	if err != nil {
 		return err

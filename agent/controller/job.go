@@ -45,7 +45,10 @@ func (j *jobCtl) start(ctl *Controller, regions []fsm.Region, takeover bool) {
 		if r < len(regions) {
 			st = regions[r]
 		}
-		if st.State == region.Finished.String() {
+		if takeover && j.finishedLocked(r, st) {
+			// The final epoch committed. Announced again: a PE the previous leader's announcement did not
+			// reach yet finishes now (a transactional sink publishes); those that finished ignore it.
+			(&actuator{ctl: ctl, job: j, region: r}).Committed(st.Generation, st.Committed, true)
 			continue
 		}
 		o := region.Options{
@@ -62,6 +65,37 @@ func (j *jobCtl) start(ctl *Controller, regions []fsm.Region, takeover bool) {
 		}
 		j.coords[r] = region.Start(o)
 	}
+}
+
+// finishedLocked reports whether region r has finished, as a new leader can tell: the FSM says so, or a PE
+// of the region finished (a PE of a consistent region ends only once told that its final epoch committed;
+// the final commit may have been recorded without the finished state, which is recorded after it).
+func (j *jobCtl) finishedLocked(r int, st fsm.Region) bool {
+	if st.State == region.Finished.String() {
+		return true
+	}
+	if st.Committed == 0 {
+		return false
+	}
+	for _, k := range j.ph.Regions[r].PEs {
+		if j.fin[j.ph.PEs[k].ID] {
+			return true
+		}
+	}
+	return false
+}
+
+// settled reports whether no region of the job has work left: every PE will end by itself (or has), so
+// only lost reports of their end could keep the job running.
+func (j *jobCtl) settled() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, c := range j.coords {
+		if c != nil && c.Status().State != region.Finished {
+			return false
+		}
+	}
+	return true
 }
 
 func peIDs(ph *region.Physical, idx []int) []string {
@@ -140,26 +174,41 @@ func (j *jobCtl) regionsOf(pes []string) []int {
 }
 
 // regionChanged records the states users must see from any node (resetting, stopped on its attempts,
-// finished) in Raft; the quick cycle of processing, draining and checkpointing stays soft.
+// finished) in Raft; the quick cycle of processing, draining and checkpointing stays soft. Each state is
+// compared with the last one this controller sent to be recorded, not with the replica: records are
+// applied off this goroutine, so the replica lags, and a reset that completed before its "resetting" was
+// applied looked like "processing" again, which left "resetting" in the FSM for good.
 func (ctl *Controller) regionChanged(job string, s region.Status) {
 	switch s.State {
 	case region.Resetting, region.MaxAttemptsReached, region.Finished, region.Processing:
 	default:
 		return
 	}
-	prev, _ := ctl.c.State.Region(job, s.Region)
-	if prev.State == s.State.String() && prev.Attempts == s.Attempts && prev.LastError == s.LastError {
-		return
+	rs := fsm.RegionState{Job: job, Region: s.Region, State: s.State.String(), Attempts: s.Attempts, LastError: s.LastError}
+	k := regionKey{job: job, region: s.Region}
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	prev, ok := ctl.recorded[k]
+	if !ok {
+		r, _ := ctl.c.State.Region(job, s.Region)
+		prev = fsm.RegionState{Job: job, Region: s.Region, State: r.State, Attempts: r.Attempts, LastError: r.LastError}
 	}
-	if s.State == region.Processing && prev.State == region.Processing.String() {
+	if prev == rs || (s.State == region.Processing && prev.State == region.Processing.String()) {
 		return
 	}
 	// Off the coordinator's goroutine (a Raft round trip must not hold it), in order.
 	select {
-	case ctl.records <- fsm.RegionState{Job: job, Region: s.Region, State: s.State.String(), Attempts: s.Attempts, LastError: s.LastError}:
+	case ctl.records <- rs:
+		ctl.recorded[k] = rs
 	default:
 		ctl.log.Warn("region state not recorded: too many pending", "job", job, "region", s.Region, "state", s.State)
 	}
+}
+
+// regionKey names a region of a job.
+type regionKey struct {
+	job    string
+	region int
 }
 
 // record writes region states to Raft, one at a time.
@@ -172,6 +221,12 @@ func (ctl *Controller) record() {
 		case rs := <-ctl.records:
 			if err := ctl.apply(fsm.RegionStateType, rs); err != nil {
 				ctl.log.Debug("record region state", "job", rs.Job, "region", rs.Region, "err", err)
+				// Not recorded: the next state is compared with the replica's again.
+				ctl.mu.Lock()
+				if ctl.recorded[regionKey{rs.Job, rs.Region}] == rs {
+					delete(ctl.recorded, regionKey{rs.Job, rs.Region})
+				}
+				ctl.mu.Unlock()
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package worker
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/executor"
@@ -15,8 +16,9 @@ import (
 
 // job is what one job runs on this node.
 type job struct {
-	w  *Worker
-	id string
+	w     *Worker
+	id    string
+	since time.Time // when the record was made
 
 	// Set once the job's plan is known here (a job record may exist earlier, holding commands).
 	plan    *topology.Plan
@@ -91,8 +93,11 @@ func (j *job) reconcile(fj fsm.Job, mine map[string]bool) {
 }
 
 // start runs PE idx. A PE of a consistent region that is not part of a fresh job (nothing begun,
-// nothing reset, first placement) waits for a reset, and asks for one: it starts without the state the
-// rest of its region has.
+// nothing reset, first placement) waits for a reset, and says so (RepAwaiting): it starts without the state
+// the rest of its region has. It starts one generation below the replica's, unless this node saw the reset
+// of that generation complete (its resume): the generation may be that of the reset under way, which the
+// PE must take part in (a PE ignores a reset of its own generation as a repeat), and the replica may hold
+// it before its reset command arrives, or even before the worker sees the placement.
 func (j *job) start(fj fsm.Job, idx int) {
 	w, def := j.w, &j.ph.PEs[idx]
 	gens := map[int]uint64{}
@@ -106,6 +111,12 @@ func (j *job) start(fj fsm.Job, idx int) {
 		reg, _ = st.Region(j.id, def.Region)
 		fresh := fj.PlacementVersion <= 1 && reg.Generation == 0 && reg.Started == 0 && reg.Committed == 0
 		await = !fresh
+		j.mu.Lock()
+		resumed, ok := j.last[def.Region][api.CmdResume]
+		j.mu.Unlock()
+		if await && reg.Generation > 0 && !(ok && resumed.Gen >= reg.Generation) {
+			gens[def.Region] = reg.Generation - 1
+		}
 	}
 	run := &peRun{}
 	x, err := executor.New(executor.Options{
@@ -122,9 +133,12 @@ func (j *job) start(fj fsm.Job, idx int) {
 	run.x = x
 	j.mu.Lock()
 	j.pes[idx] = run
+	// The latest commands for the region, in the order the leader sends them: a drain that came before the
+	// PE must not cost a drain timeout. Commands of a generation older than the replica's belong to resets
+	// that are over: a resume of the PE's starting generation would let it process without its state.
 	var replay []api.Command
-	for _, kind := range []string{api.CmdCommitted, api.CmdReset, api.CmdResume} {
-		if c, ok := j.last[def.Region][kind]; ok {
+	for _, kind := range []string{api.CmdCommitted, api.CmdReset, api.CmdResume, api.CmdDrain} {
+		if c, ok := j.last[def.Region][kind]; ok && c.Gen >= reg.Generation {
 			replay = append(replay, c)
 		}
 	}
@@ -134,12 +148,12 @@ func (j *job) start(fj fsm.Job, idx int) {
 	resetSeen := false
 	for _, c := range replay {
 		deliver(x, c)
-		if c.Kind == api.CmdReset && c.Gen > reg.Generation {
+		if c.Kind == api.CmdReset && c.Gen > gens[def.Region] {
 			resetSeen = true
 		}
 	}
 	if await && !resetSeen {
-		w.c.Report(api.Report{Kind: api.RepFailed, Node: w.c.Node, Job: j.id, Region: def.Region, PE: def.ID, Gen: reg.Generation,
+		w.c.Report(api.Report{Kind: api.RepAwaiting, Node: w.c.Node, Job: j.id, Region: def.Region, PE: def.ID, Gen: reg.Generation,
 			Error: fmt.Sprintf("PE %s started on node %s without its region's state", def.ID, w.c.Node)})
 	}
 }
@@ -157,7 +171,7 @@ func deliver(x *executor.Executor, c api.Command) {
 	}
 }
 
-// command passes a leader's command to the region's PEs here, and keeps it for PEs that start later.
+// command passes a leader's command to the region's PEs placed here, and keeps it for PEs that start later.
 func (j *job) command(c api.Command) error {
 	switch c.Kind {
 	case api.CmdDrain, api.CmdReset, api.CmdResume, api.CmdCommitted:
@@ -165,18 +179,18 @@ func (j *job) command(c api.Command) error {
 		return fmt.Errorf("unknown command %q", c.Kind)
 	}
 	j.mu.Lock()
-	if c.Kind != api.CmdDrain {
-		if j.last[c.Region] == nil {
-			j.last[c.Region] = map[string]api.Command{}
-		}
-		prev, ok := j.last[c.Region][c.Kind]
-		if !ok || c.Gen > prev.Gen || (c.Gen == prev.Gen && c.Epoch >= prev.Epoch) {
-			j.last[c.Region][c.Kind] = c
-		}
+	if j.last[c.Region] == nil {
+		j.last[c.Region] = map[string]api.Command{}
 	}
+	prev, ok := j.last[c.Region][c.Kind]
+	if !ok || c.Gen > prev.Gen || (c.Gen == prev.Gen && c.Epoch >= prev.Epoch) {
+		j.last[c.Region][c.Kind] = c
+	}
+	// Only PEs still placed here: one placed elsewhere is a zombie the worker is about to stop.
+	place := j.w.c.State.Placements(j.id)
 	var xs []*executor.Executor
 	for idx, run := range j.pes {
-		if j.ph != nil && j.ph.PEs[idx].Region == c.Region {
+		if j.ph != nil && j.ph.PEs[idx].Region == c.Region && place[j.ph.PEs[idx].ID] == j.w.c.Node {
 			xs = append(xs, run.x)
 		}
 	}
@@ -332,10 +346,14 @@ func (w *Worker) Broken(key transport.StreamKey, peer string, err error) {
 	reg, pe := j.regionOfLink(key.Link)
 	if reg < 0 {
 		// Outside consistent regions nothing replays: the stream reconnects when the reader is placed again.
+		// The leader still hears of it, to check the peer at once.
 		w.log.Warn("stream broke", "job", key.Job, "link", key.Link, "peer", peer, "err", err)
-		return
 	}
-	r, _ := w.c.State.Region(key.Job, reg)
-	w.c.Report(api.Report{Kind: api.RepFailed, Node: w.c.Node, Job: key.Job, Region: reg, PE: pe, Gen: r.Generation, Peer: peer,
+	var gen uint64
+	if reg >= 0 {
+		r, _ := w.c.State.Region(key.Job, reg)
+		gen = r.Generation
+	}
+	w.c.Report(api.Report{Kind: api.RepBroken, Node: w.c.Node, Job: key.Job, Region: reg, PE: pe, Gen: gen, Peer: peer,
 		Error: fmt.Sprintf("stream of link %d with %s broke: %v", key.Link, peer, err)})
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/checkpoint"
@@ -32,6 +33,9 @@ type Config struct {
 	Report             func(api.Report)
 	BatchSize, Credits int
 	Logger             *slog.Logger
+	// Ready, when set, holds the worker back until it closes: the replicated state may be old (a node
+	// restarting on its data directory) and name this node for PEs that have moved since.
+	Ready <-chan struct{}
 }
 
 // Worker runs this node's PEs.
@@ -58,6 +62,14 @@ func New(c Config) *Worker {
 // until Stop.
 func (w *Worker) Run() {
 	defer close(w.done)
+	if w.c.Ready != nil {
+		select {
+		case <-w.c.Ready:
+		case <-w.quit:
+			w.stopAll()
+			return
+		}
+	}
 	for {
 		watch := w.c.State.Watch()
 		w.reconcile()
@@ -133,10 +145,16 @@ func (w *Worker) reconcile() {
 	w.mu.Lock()
 	var gone []*job
 	for id, j := range w.jobs {
-		if !live[id] {
-			gone = append(gone, j)
-			delete(w.jobs, id)
+		if live[id] {
+			continue
 		}
+		// Commands may come before the replica knows their job (its submission not applied here yet): keep
+		// them a while for the PEs that will start.
+		if _, known := st.Job(id); !known && !j.ready() && time.Since(j.since) < pendingGrace {
+			continue
+		}
+		gone = append(gone, j)
+		delete(w.jobs, id)
 	}
 	w.mu.Unlock()
 	for _, j := range gone {
@@ -152,8 +170,20 @@ func (w *Worker) reconcile() {
 	}
 }
 
-// Command hands a leader's command to the PEs of its region here.
+// commandWait bounds how long a command waits for this node's replicated state to reach its generation.
+const commandWait = 3 * time.Second
+
+// Command hands a leader's command to the PEs of its region placed here. The leader records a command's
+// generation in Raft before it sends the command, so a node whose replicated state has not reached that
+// generation lags behind the leader: typically a node back from a partition, still running PEs that were
+// placed elsewhere meanwhile (zombies). Such a command waits (a while) for the state to catch up; then the
+// zombies are known as such and get nothing — a reset would otherwise make them members of the new
+// generation, beside their replacements — and the worker stops them. A command that times out waiting is
+// refused: the leader sends it again.
 func (w *Worker) Command(c api.Command) error {
+	if err := w.awaitGeneration(c.Job, c.Region, c.Gen); err != nil {
+		return err
+	}
 	w.mu.Lock()
 	j := w.jobs[c.Job]
 	w.mu.Unlock()
@@ -165,6 +195,26 @@ func (w *Worker) Command(c api.Command) error {
 	return j.command(c)
 }
 
+// awaitGeneration waits until the replicated state holds generation gen (or a later one) of a region.
+func (w *Worker) awaitGeneration(job string, region int, gen uint64) error {
+	timeout := time.NewTimer(commandWait)
+	defer timeout.Stop()
+	for {
+		watch := w.c.State.Watch()
+		if r, _ := w.c.State.Region(job, region); r.Generation >= gen {
+			return nil
+		}
+		select {
+		case <-watch:
+		case <-w.quit:
+			return fmt.Errorf("node %s is stopping", w.c.Node)
+		case <-timeout.C:
+			r, _ := w.c.State.Region(job, region)
+			return fmt.Errorf("node %s has generation %d of job %s region %d, not yet %d: retry", w.c.Node, r.Generation, job, region, gen)
+		}
+	}
+}
+
 // pending returns the job record that holds commands for a job whose PEs have not started here.
 func (w *Worker) pending(id string) *job {
 	w.mu.Lock()
@@ -172,10 +222,13 @@ func (w *Worker) pending(id string) *job {
 	if j, ok := w.jobs[id]; ok {
 		return j
 	}
-	j := &job{w: w, id: id, last: map[int]map[string]api.Command{}, pes: map[int]*peRun{}, hub: newHub()}
+	j := &job{w: w, id: id, since: time.Now(), last: map[int]map[string]api.Command{}, pes: map[int]*peRun{}, hub: newHub()}
 	w.jobs[id] = j
 	return j
 }
+
+// pendingGrace is how long commands for a job the replica does not know are kept.
+const pendingGrace = 30 * time.Second
 
 // PEs lists what runs here and what finished.
 func (w *Worker) PEs() api.NodePEs {

@@ -1,0 +1,117 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/goleak"
+
+	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/fsm"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// fakeRaft applies commands to an FSM in this process, one at a time; hold makes Apply wait (a slow Raft).
+type fakeRaft struct {
+	f    *fsm.FSM
+	mu   sync.Mutex
+	gate chan struct{} // nil: open
+	idx  uint64
+}
+
+func newFakeRaft() *fakeRaft { return &fakeRaft{f: fsm.New()} }
+
+func (r *fakeRaft) hold() {
+	r.mu.Lock()
+	r.gate = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *fakeRaft) release() {
+	r.mu.Lock()
+	if r.gate != nil {
+		close(r.gate)
+		r.gate = nil
+	}
+	r.mu.Unlock()
+}
+
+func (r *fakeRaft) Apply(cmd []byte, timeout time.Duration) error {
+	r.mu.Lock()
+	gate := r.gate
+	r.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-time.After(timeout):
+			return errors.New("timeout")
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.idx++
+	if resp, ok := r.f.Apply(&raft.Log{Index: r.idx, Type: raft.LogCommand, Data: cmd}).(error); ok && resp != nil {
+		return resp
+	}
+	return nil
+}
+
+func (r *fakeRaft) must(t testing.TB, ct fsm.CommandType, body any) {
+	t.Helper()
+	b, err := fsm.Encode(ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Apply(b, time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeNodes answers for nodes: slow ones take their time, dead ones time out.
+type fakeNodes struct {
+	mu       sync.Mutex
+	pes      map[string]api.NodePEs
+	slow     map[string]time.Duration
+	commands []api.Command
+}
+
+func (n *fakeNodes) Command(ctx context.Context, node string, c api.Command) error {
+	n.mu.Lock()
+	n.commands = append(n.commands, c)
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *fakeNodes) NodePEs(ctx context.Context, node string) (api.NodePEs, error) {
+	n.mu.Lock()
+	d, pes := n.slow[node], n.pes[node]
+	n.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return api.NodePEs{}, ctx.Err()
+		}
+	}
+	return pes, nil
+}
+
+func (n *fakeNodes) Ping(ctx context.Context, node string) error { return nil }

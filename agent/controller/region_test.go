@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/operator/builtin"
+	"github.com/weirstream/weir/region"
+	"github.com/weirstream/weir/topology"
+)
+
+func startController(t *testing.T, r *fakeRaft, nodes *fakeNodes, alive ...string) *Controller {
+	t.Helper()
+	ctl := Start(Config{
+		State: r.f.State(), Raft: r, Send: nodes, Jobs: topology.NewJobs(), Registry: builtin.NewRegistryWithStdout(io.Discard),
+		Alive: func() []string { return alive },
+	})
+	t.Cleanup(ctl.Stop)
+	return ctl
+}
+
+// Region states are recorded in order, each compared with the last one recorded, not with the replica,
+// which lags while records are on their way: a reset that completed before its "resetting" record was
+// applied used to leave "resetting" in the FSM for good (the "processing" after it looked like a repeat).
+func TestRegionStatesRecordedInOrder(t *testing.T) {
+	r := newFakeRaft()
+	ctl := startController(t, r, &fakeNodes{})
+	r.must(t, fsm.SubmitJobType, fsm.SubmitJob{Job: fsm.Job{ID: "j", Name: "j"}})
+	state := func() fsm.Region { reg, _ := r.f.State().Region("j", 0); return reg }
+
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Processing})
+	waitFor(t, 5*time.Second, "processing recorded", func() bool { return state().State == "processing" })
+
+	r.hold()
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Resetting, Attempts: 1, LastError: "PE x failed"})
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Processing, Attempts: 1, LastError: "PE x failed"})
+	r.release()
+	waitFor(t, 5*time.Second, "processing recorded after the reset", func() bool {
+		s := state()
+		return s.State == "processing" && s.Attempts == 1 && s.LastError == "PE x failed"
+	})
+	// A repeat of the state recorded is not recorded again.
+	before := r.f.State().Index()
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Processing, Attempts: 1, LastError: "PE x failed"})
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Draining, Attempts: 1, LastError: "PE x failed"})
+	ctl.regionChanged("j", region.Status{Region: 0, State: region.Finished, Attempts: 0})
+	waitFor(t, 5*time.Second, "finished recorded", func() bool { return state().State == "finished" })
+	if got := r.f.State().Index(); got != before+1 {
+		t.Fatalf("%d entries for one change of state", got-before)
+	}
+}
+
+// During a reset, streams break on purpose (a sender aborted inside a frame, a PE moved) and PEs placed to
+// replace lost ones say that they await the reset: neither may make the region reset once more. Outside a
+// reset, either resets the region.
+func TestBrokenAndAwaitingDuringReset(t *testing.T) {
+	r := newFakeRaft()
+	for _, n := range []string{"a", "b"} {
+		r.must(t, fsm.RegisterNodeType, fsm.RegisterNode{Node: fsm.Node{Name: n}})
+	}
+	ctl := startController(t, r, &fakeNodes{}, "a", "b")
+	id, err := ctl.Submit(context.Background(), api.SubmitRequest{JobFile: "name: r\nconsistent:\n  trigger: operator_driven\nsteps:\n  - source: sequence\n    count: 10\n  - sink: stdout\n    isolate: true\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() region.Status { sts, _ := ctl.Regions(id); return sts[0] }
+	if err := ctl.ResetRegion(id, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the forced reset", func() bool { s := status(); return s.State == region.Resetting && s.Generation == 1 })
+	ctl.Report(api.Report{Kind: api.RepBroken, Node: "a", Job: id, Region: 0, PE: "sequence", Gen: 1, Error: "stream broke"})
+	ctl.Report(api.Report{Kind: api.RepAwaiting, Node: "b", Job: id, Region: 0, PE: "stdout", Gen: 1, Error: "started without state"})
+	for _, pe := range []string{"sequence", "stdout"} {
+		ctl.Report(api.Report{Kind: api.RepResetDone, Job: id, Region: 0, PE: pe, Gen: 1})
+	}
+	waitFor(t, 5*time.Second, "the reset to complete in generation 1", func() bool {
+		s := status()
+		return s.State == region.Processing && s.Generation == 1
+	})
+	ctl.Report(api.Report{Kind: api.RepBroken, Node: "a", Job: id, Region: 0, PE: "sequence", Gen: 1, Error: "stream broke"})
+	waitFor(t, 5*time.Second, "a reset for a stream broken while processing", func() bool {
+		s := status()
+		return s.State == region.Resetting && s.Generation == 2
+	})
+}

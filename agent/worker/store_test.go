@@ -1,0 +1,96 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/weirstream/weir/checkpoint"
+)
+
+// peerServer serves a node's checkpoint endpoints from its own store.
+func peerServer(t *testing.T, store checkpoint.Store) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	key := func(r *http.Request) checkpoint.Key {
+		var k checkpoint.Key
+		k.Job, k.PE = r.PathValue("job"), r.PathValue("pe")
+		for _, f := range []struct {
+			s string
+			p any
+		}{{r.PathValue("region"), &k.Region}, {r.PathValue("epoch"), &k.Epoch}} {
+			if _, err := fmt.Sscan(f.s, f.p); err != nil {
+				t.Errorf("bad key %q: %v", r.URL.Path, err)
+			}
+		}
+		return k
+	}
+	mux.HandleFunc("PUT /internal/v1/checkpoints/{job}/{region}/{epoch}/{pe}", func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		if err := store.Save(r.Context(), key(r), data); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /internal/v1/checkpoints/{job}/{region}/{epoch}/{pe}", func(w http.ResponseWriter, r *http.Request) {
+		data, err := store.Load(r.Context(), key(r))
+		if err != nil {
+			http.Error(w, err.Error(), 404)
+			return
+		}
+		w.Write(data)
+	})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// deadAddr is an address nothing listens on: a node that died a moment ago, not yet declared dead.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// A checkpoint is saved here and on another node; a peer that died (and is still listed) is passed over.
+// A node that lost its copy loads it from the replica. With no peer answering at all, Save fails: the
+// checkpoint would not survive this node.
+func TestReplicatedStoreWithADeadPeer(t *testing.T) {
+	remote := checkpoint.NewMemStore()
+	live := strings.TrimPrefix(peerServer(t, remote).URL, "http://")
+	dead := deadAddr(t)
+	ctx := context.Background()
+	for i, peers := range [][]Peer{{{"dead", dead}, {"live", live}}, {{"live", live}, {"dead", dead}}} {
+		s := NewReplicatedStore(checkpoint.NewMemStore(), 2, func() []Peer { return peers })
+		k := checkpoint.Key{Job: "j", Region: 0, Epoch: uint64(i + 1), PE: "pe"}
+		if err := s.Save(ctx, k, []byte("state")); err != nil {
+			t.Fatalf("save with peers %v: %v", peers, err)
+		}
+		if got, err := remote.Load(ctx, k); err != nil || string(got) != "state" {
+			t.Fatalf("replica on the live peer: %q, %v", got, err)
+		}
+		// Another node, which never had it, loads it from the replica.
+		other := NewReplicatedStore(checkpoint.NewMemStore(), 2, func() []Peer { return peers })
+		if got, err := other.Load(ctx, k); err != nil || string(got) != "state" {
+			t.Fatalf("load from the replica: %q, %v", got, err)
+		}
+	}
+	alone := NewReplicatedStore(checkpoint.NewMemStore(), 2, func() []Peer { return []Peer{{"dead", dead}} })
+	if err := alone.Save(ctx, checkpoint.Key{Job: "j", Region: 0, Epoch: 9, PE: "pe"}, []byte("x")); err == nil || !strings.Contains(err.Error(), "no replica saved") {
+		t.Fatalf("save with only a dead peer: %v", err)
+	}
+	if _, err := alone.Load(ctx, checkpoint.Key{Job: "j", Region: 0, Epoch: 10, PE: "pe"}); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("load of a checkpoint nobody has: %v", err)
+	}
+}
