@@ -186,10 +186,19 @@ func (t *tables) submitJob(c *SubmitJob) error {
 	if _, ok := t.jobs[j.ID]; ok {
 		return fmt.Errorf("submit job %q: %w", j.ID, ErrExists)
 	}
+	for _, pe := range sortedKeys(c.Placements) {
+		if pe == "" || c.Placements[pe] == "" {
+			return fmt.Errorf("submit job %q: PE %q on node %q: empty name: %w", j.ID, pe, c.Placements[pe], ErrInvalid)
+		}
+	}
 	j.State, j.Error, j.Ended, j.PlacementVersion = JobRunning, "", time.Time{}, 0
 	j.Submitted = j.Submitted.UTC()
 	j.Plan = normBytes(j.Plan)
 	j.Params = normMap(j.Params)
+	if p := normMap(c.Placements); p != nil {
+		j.PlacementVersion = 1
+		t.placements[j.ID] = p
+	}
 	t.jobs[j.ID] = j
 	return nil
 }

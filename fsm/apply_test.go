@@ -28,7 +28,7 @@ func seeded(tb tb) *FSM {
 	f := New()
 	mustApply(tb, f, RegisterNodeType, RegisterNode{Node{Name: "n1", RPCAddr: "10.0.0.1:7001", Status: NodeAlive, Voter: true, Since: t0}})
 	mustApply(tb, f, RegisterNodeType, RegisterNode{Node{Name: "n2", RPCAddr: "10.0.0.2:7001", Status: NodeFailed, Since: t0}})
-	mustApply(tb, f, SubmitJobType, SubmitJob{Job{ID: "j1", Name: "wordcount", Plan: []byte("plan"), Origin: "file",
+	mustApply(tb, f, SubmitJobType, SubmitJob{Job: Job{ID: "j1", Name: "wordcount", Plan: []byte("plan"), Origin: "file",
 		Params: map[string]string{"k": "v"}, Submitted: t0}})
 	mustApply(tb, f, PlaceType, Place{Job: "j1", Placements: map[string]string{"pe1": "n1", "pe2": "n2"},
 		Regions: []RegionGeneration{{0, 1}, {1, 1}}})
@@ -36,7 +36,7 @@ func seeded(tb tb) *FSM {
 	mustApply(tb, f, CommitEpochType, CommitEpoch{Job: "j1", Region: 0, Epoch: 1, Generation: 1,
 		Manifest: map[string]string{"pe1": "ref1"}, At: t0})
 	mustApply(tb, f, RegionStateType, RegionState{Job: "j1", Region: 0, State: "processing", Attempts: 2})
-	mustApply(tb, f, SubmitJobType, SubmitJob{Job{ID: "j2", Origin: "go", GoJob: "demo", Submitted: t0}})
+	mustApply(tb, f, SubmitJobType, SubmitJob{Job: Job{ID: "j2", Origin: "go", GoJob: "demo", Submitted: t0}})
 	mustApply(tb, f, PlaceType, Place{Job: "j2", Placements: map[string]string{"pe1": "n1"}, Regions: []RegionGeneration{{0, 1}}})
 	mustApply(tb, f, JobStateType, SetJobState{ID: "j2", State: JobFinished, At: t1})
 	return f
@@ -165,7 +165,7 @@ func TestApplyNodes(t *testing.T) {
 func TestApplyJobs(t *testing.T) {
 	runApplyCases(t, []applyCase{
 		{name: "submit forces a fresh running job", typ: SubmitJobType,
-			body: SubmitJob{Job{ID: "j3", Name: "x", State: JobFailed, Error: "old", Ended: t2, PlacementVersion: 9,
+			body: SubmitJob{Job: Job{ID: "j3", Name: "x", State: JobFailed, Error: "old", Ended: t2, PlacementVersion: 9,
 				Params: map[string]string{}, Plan: []byte{}, Submitted: t1}},
 			check: func(t *testing.T, st *State) {
 				j, ok := st.Job("j3")
@@ -174,9 +174,9 @@ func TestApplyJobs(t *testing.T) {
 					t.Errorf("j3 = %+v, want %+v", j, want)
 				}
 			}},
-		{name: "submit existing ID", typ: SubmitJobType, body: SubmitJob{Job{ID: "j1"}}, wantErr: ErrExists},
-		{name: "submit ID of a terminal job", typ: SubmitJobType, body: SubmitJob{Job{ID: "j2"}}, wantErr: ErrExists},
-		{name: "submit empty ID", typ: SubmitJobType, body: SubmitJob{Job{Name: "x"}}, wantErr: ErrInvalid},
+		{name: "submit existing ID", typ: SubmitJobType, body: SubmitJob{Job: Job{ID: "j1"}}, wantErr: ErrExists},
+		{name: "submit ID of a terminal job", typ: SubmitJobType, body: SubmitJob{Job: Job{ID: "j2"}}, wantErr: ErrExists},
+		{name: "submit empty ID", typ: SubmitJobType, body: SubmitJob{Job: Job{Name: "x"}}, wantErr: ErrInvalid},
 		{name: "finish", typ: JobStateType, body: SetJobState{ID: "j1", State: JobFinished, At: t2},
 			check: func(t *testing.T, st *State) {
 				if j, _ := st.Job("j1"); j.State != JobFinished || !j.Ended.Equal(t2) || j.Error != "" {
@@ -368,7 +368,7 @@ func TestApplyMalformed(t *testing.T) {
 		"empty entry":          {},
 		"type only":            {byte(SubmitJobType)},
 		"invalid msgpack byte": {byte(CommitEpochType), 0xc1},
-		"truncated body":       entry(t, SubmitJobType, SubmitJob{Job{ID: "j3", Name: "x"}})[:10],
+		"truncated body":       entry(t, SubmitJobType, SubmitJob{Job: Job{ID: "j3", Name: "x"}})[:10],
 		"trailing bytes":       append(entry(t, RegisterNodeType, RegisterNode{Node{Name: "n3"}}), 0x01),
 		"wrong field type":     append([]byte{byte(BeginEpochType)}, mustMsgpack(t, map[string]any{"Job": "j1", "Epoch": "five"})...),
 		"string for a struct":  append([]byte{byte(PlaceType)}, mustMsgpack(t, "hello")...),
@@ -497,5 +497,25 @@ func TestReadAPIReturnsCopies(t *testing.T) {
 	}
 	if _, ok := st.Node("n9"); ok {
 		t.Error("node n9 reported")
+	}
+}
+
+// A job and its placement are one entry: never a job without one.
+func TestSubmitJobWithPlacements(t *testing.T) {
+	f := New()
+	mustApply(t, f, SubmitJobType, SubmitJob{Job: Job{ID: "j"}, Placements: map[string]string{"pe1": "n1", "pe2": "n2"}})
+	st := f.State()
+	if j, _ := st.Job("j"); j.PlacementVersion != 1 {
+		t.Fatalf("placement version %d, want 1", j.PlacementVersion)
+	}
+	if p := st.Placements("j"); p["pe1"] != "n1" || p["pe2"] != "n2" {
+		t.Fatalf("placements %v", p)
+	}
+	before := st.Jobs()
+	if err := applyRaw(f, entry(t, SubmitJobType, SubmitJob{Job: Job{ID: "k"}, Placements: map[string]string{"pe": ""}})); err == nil {
+		t.Fatal("an empty node name was accepted")
+	}
+	if len(st.Jobs()) != len(before) {
+		t.Fatal("a rejected submission changed the state")
 	}
 }

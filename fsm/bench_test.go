@@ -23,7 +23,7 @@ func BenchmarkApplyCommitEpoch(b *testing.B) {
 	}
 	fresh := func() *FSM {
 		f := New()
-		mustApply(b, f, SubmitJobType, SubmitJob{Job{ID: "job-0001", Plan: make([]byte, 4096), Submitted: t0}})
+		mustApply(b, f, SubmitJobType, SubmitJob{Job: Job{ID: "job-0001", Plan: make([]byte, 4096), Submitted: t0}})
 		mustApply(b, f, PlaceType, Place{Job: "job-0001", Placements: manifest, Regions: []RegionGeneration{{0, 1}, {1, 1}, {2, 1}}})
 		return f
 	}

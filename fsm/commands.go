@@ -94,9 +94,12 @@ type SetNodeStatus struct {
 }
 
 // SubmitJob adds a job. The ID must be non-empty and not in use. The FSM forces State to running and clears
-// Error, Ended and PlacementVersion: a job always starts from the beginning of its life.
+// Error and Ended: a job always starts from the beginning of its life. Placements, when given, place its
+// PEs in the same entry (PlacementVersion 1), so that a job is never recorded without its placement: a
+// leader lost between two commands would leave a job that its submitter was told had failed.
 type SubmitJob struct {
-	Job Job
+	Job        Job
+	Placements map[string]string
 }
 
 // SetJobState ends a running job: the only transitions are running -> finished, failed or cancelled. Ended is

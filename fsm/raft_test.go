@@ -243,7 +243,7 @@ func TestRaftClusterSurvivesLeaderLossAndInstallsSnapshot(t *testing.T) {
 	for _, n := range c.nodes {
 		c.applyOK(RegisterNodeType, RegisterNode{Node{Name: string(n.id), RPCAddr: string(n.addr), Voter: true, Since: t0}})
 	}
-	c.applyOK(SubmitJobType, SubmitJob{Job{ID: "j1", Name: "wordcount", Plan: []byte("plan"), Origin: "file", Submitted: t0}})
+	c.applyOK(SubmitJobType, SubmitJob{Job: Job{ID: "j1", Name: "wordcount", Plan: []byte("plan"), Origin: "file", Submitted: t0}})
 	c.applyOK(PlaceType, Place{Job: "j1", Placements: map[string]string{"pe0": "s0", "pe1": "s1", "pe2": "s2"},
 		Regions: []RegionGeneration{{0, 1}}})
 	c.commitEpochs("j1", 1, 1, 5)
@@ -339,7 +339,7 @@ func TestRaftLaggingFollowerInstallsSnapshot(t *testing.T) {
 		conf.SnapshotInterval = 10 * time.Millisecond
 		conf.TrailingLogs = 4
 	})
-	c.applyOK(SubmitJobType, SubmitJob{Job{ID: "j1", Submitted: t0}})
+	c.applyOK(SubmitJobType, SubmitJob{Job: Job{ID: "j1", Submitted: t0}})
 	c.applyOK(PlaceType, Place{Job: "j1", Placements: map[string]string{"pe0": "s0"}, Regions: []RegionGeneration{{0, 1}}})
 	l := c.waitConverged()
 

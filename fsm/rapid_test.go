@@ -51,7 +51,7 @@ func genCommand(t *rapid.T) (CommandType, any) {
 	case NodeStatusType:
 		return typ, SetNodeStatus{Name: genName.Draw(t, "name"), Status: genNodeSt.Draw(t, "status"), Since: genTime(t, "since")}
 	case SubmitJobType:
-		return typ, SubmitJob{Job{ID: genJobID.Draw(t, "id"), Name: genText.Draw(t, "name"),
+		return typ, SubmitJob{Job: Job{ID: genJobID.Draw(t, "id"), Name: genText.Draw(t, "name"),
 			Plan: rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(t, "plan"), Origin: "file",
 			Params: genStringMap(t, "params", genText), State: genJobSt.Draw(t, "state"),
 			Error: genText.Draw(t, "error"), Submitted: genTime(t, "submitted"), Ended: genTime(t, "ended"),
@@ -105,7 +105,7 @@ func genNear(t *rapid.T, st *State) (CommandType, any) {
 	}
 	switch rapid.IntRange(0, 9).Draw(t, "kind") {
 	case 0:
-		return SubmitJobType, SubmitJob{Job{ID: genJobID.Draw(t, "id"), Plan: []byte("p"), Submitted: genTime(t, "at")}}
+		return SubmitJobType, SubmitJob{Job: Job{ID: genJobID.Draw(t, "id"), Plan: []byte("p"), Submitted: genTime(t, "at")}}
 	case 1:
 		return PlaceType, Place{Job: job, Placements: genStringMap(t, "placements", rapid.SampledFrom([]string{"n1", "n2"})),
 			Regions: []RegionGeneration{{Index: ri, Generation: near(r.Generation, "gen")}}}

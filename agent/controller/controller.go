@@ -193,11 +193,8 @@ func (ctl *Controller) Submit(ctx context.Context, req api.SubmitRequest) (strin
 	j.id = id
 	fj := fsm.Job{ID: id, Name: plan.Name, Plan: enc, Fingerprint: fp, Origin: plan.Origin.Kind, GoJob: plan.Origin.Job,
 		Params: plan.Params, State: fsm.JobRunning, Submitted: time.Now()}
-	if err := ctl.apply(fsm.SubmitJobType, fsm.SubmitJob{Job: fj}); err != nil {
+	if err := ctl.apply(fsm.SubmitJobType, fsm.SubmitJob{Job: fj, Placements: placements}); err != nil {
 		return "", fmt.Errorf("submit job %s: %w", plan.Name, err)
-	}
-	if err := ctl.apply(fsm.PlaceType, fsm.Place{Job: id, Placements: placements}); err != nil {
-		return "", fmt.Errorf("place job %s: %w", id, err)
 	}
 	ctl.mu.Lock()
 	ctl.jobs[id] = j
@@ -382,6 +379,12 @@ func (ctl *Controller) takeOver() {
 		ctl.jobs[fj.ID] = j
 		ctl.mu.Unlock()
 		j.start(ctl, ctl.c.State.Regions(fj.ID), true)
+		// Regions that keep running reset, which covers their moved PEs; finished ones cannot.
+		for _, r := range j.regionsOf(lost) {
+			if j.coordinator(r) == nil {
+				ctl.refinish(j, r, lost)
+			}
+		}
 		if j.done() {
 			ctl.endJob(fj.ID, fsm.JobFinished, "")
 		}
@@ -508,12 +511,19 @@ func (ctl *Controller) probe(node string) {
 			delete(ctl.probes, node)
 			ctl.mu.Unlock()
 		}()
+		// Three chances of half a second, spaced out: a node busy with its PEs on a loaded machine must not
+		// be taken for dead (a dead one refuses at once, and costs well under a second).
 		for i := 0; i < 3; i++ {
-			ctx, cancel := context.WithTimeout(ctl.ctx, 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(ctl.ctx, 500*time.Millisecond)
 			err := ctl.c.Send.Ping(ctx, node)
 			cancel()
 			if err == nil || ctl.ctx.Err() != nil {
 				return
+			}
+			select {
+			case <-ctl.ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
 			}
 		}
 		ctl.NodeFailed(node, "it does not answer")
@@ -556,11 +566,54 @@ func (ctl *Controller) NodeFailed(node, why string) {
 			continue
 		}
 		for _, r := range j.regionsOf(lost) {
-			if c := j.coordinator(r); c != nil {
-				c.ForceReset(fmt.Sprintf("node %s lost (%s)", node, why))
+			c := j.coordinator(r)
+			if c == nil || c.Status().State == region.Finished {
+				ctl.refinish(j, r, lost)
+				continue
 			}
+			c.ForceReset(fmt.Sprintf("node %s lost (%s)", node, why))
 		}
 	}
+}
+
+// refinish brings back PEs of a region that finished, lost before they learnt it: restored from the final
+// epoch (a transactional sink publishes what it staged) and told the final epoch committed, they end, and
+// the job with them. The rest of the region has ended and cannot reset, so this addresses the lost PEs
+// only, under a new generation that fences their predecessors.
+func (ctl *Controller) refinish(j *jobCtl, r int, lost []string) {
+	reg, ok := ctl.c.State.Region(j.id, r)
+	if !ok || reg.Committed == 0 {
+		return
+	}
+	gen := reg.Generation + 1
+	reason := "PEs lost after the final commit finish again"
+	if err := ctl.apply(fsm.NewGenerationType, fsm.NewGeneration{Job: j.id, Region: r, Generation: gen, Reason: reason}); err != nil {
+		ctl.log.Error("refinish: record generation", "job", j.id, "region", r, "err", err)
+		return
+	}
+	place := ctl.c.State.Placements(j.id)
+	nodes := map[string]bool{}
+	for _, pe := range lost {
+		if p, ok := j.ph.PEByID(pe); ok && p.Region == r {
+			nodes[place[pe]] = true
+		}
+	}
+	for _, n := range sortedNodes(nodes) {
+		ctl.sendTo(n, api.Command{Kind: api.CmdReset, Job: j.id, Region: r, Epoch: reg.Committed, Gen: gen})
+		ctl.sendTo(n, api.Command{Kind: api.CmdCommitted, Job: j.id, Region: r, Epoch: reg.Committed, Gen: gen, Final: true})
+	}
+	ctl.log.Info("finishing lost PEs of a finished region", "job", j.id, "region", r, "epoch", reg.Committed, "generation", gen)
+}
+
+func sortedNodes(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for n := range set {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // replace places the given PEs of a job again, on live nodes, through Raft.

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,11 +14,16 @@ import (
 	"github.com/weirstream/weir/topology"
 )
 
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }
+
 func startController(t *testing.T, r *fakeRaft, nodes *fakeNodes, alive ...string) *Controller {
 	t.Helper()
 	ctl := Start(Config{
 		State: r.f.State(), Raft: r, Send: nodes, Jobs: topology.NewJobs(), Registry: builtin.NewRegistryWithStdout(io.Discard),
-		Alive: func() []string { return alive },
+		Alive:  func() []string { return alive },
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	t.Cleanup(ctl.Stop)
 	return ctl

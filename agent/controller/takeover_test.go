@@ -2,7 +2,10 @@ package controller
 
 import (
 	"fmt"
+	"github.com/weirstream/weir/topology"
 	"io"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,4 +130,71 @@ func TestTakeOverPlacesUnplacedJob(t *testing.T) {
 	if p := r.f.State().Placements("job"); len(p) != 2 || p["sequence"] == "" || p["stdout"] == "" {
 		t.Fatalf("placements after the takeover: %v", p)
 	}
+}
+
+// A node dies after its region's final commit but before its PEs learnt of it: the region cannot reset (its
+// other PEs ended), so the lost PEs alone are placed again, restored from the final epoch under a new
+// generation and told the final epoch committed, and the job can end. Both when the node is gone at a
+// takeover and when it dies later.
+func TestLostPEOfAFinishedRegionFinishesAgain(t *testing.T) {
+	for _, atTakeover := range []bool{true, false} {
+		t.Run(fmt.Sprintf("at takeover %v", atTakeover), func(t *testing.T) { lostAfterFinal(t, atTakeover) })
+	}
+}
+
+func lostAfterFinal(t *testing.T, atTakeover bool) {
+	r := newFakeRaft()
+	for _, n := range []string{"a", "b", "c"} {
+		r.must(t, fsm.RegisterNodeType, fsm.RegisterNode{Node: fsm.Node{Name: n}})
+	}
+	submitPlaced(t, r, "job", regionTwoPEs, map[string]string{"sequence": "a", "stdout": "b"})
+	r.must(t, fsm.BeginEpochType, fsm.BeginEpoch{Job: "job", Region: 0, Epoch: 3})
+	r.must(t, fsm.CommitEpochType, fsm.CommitEpoch{Job: "job", Region: 0, Epoch: 3, Manifest: map[string]string{"sequence": "x", "stdout": "y"}})
+	r.must(t, fsm.RegionStateType, fsm.RegionState{Job: "job", Region: 0, State: region.Finished.String()})
+	nodes := &fakeNodes{pes: map[string]api.NodePEs{
+		"a": {Node: "a", Finished: map[string][]string{"job": {"sequence"}}},
+		"b": {Node: "b", Running: map[string][]string{"job": {"stdout"}}},
+	}}
+	alive := []string{"a", "b", "c"}
+	if atTakeover {
+		alive = []string{"a", "c"}
+	}
+	var mu sync.Mutex
+	ctl := Start(Config{
+		State: r.f.State(), Raft: r, Send: nodes, Jobs: topology.NewJobs(), Registry: builtin.NewRegistryWithStdout(io.Discard),
+		Alive: func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return alive
+		},
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	t.Cleanup(ctl.Stop)
+	if !atTakeover {
+		mu.Lock()
+		alive = []string{"a", "c"}
+		mu.Unlock()
+		ctl.NodeFailed("b", "test")
+	}
+	if p := r.f.State().Placements("job"); p["stdout"] != "c" || p["sequence"] != "a" {
+		t.Fatalf("placements %v: the lost sink belongs on c, the finished source stays", p)
+	}
+	reg, _ := r.f.State().Region("job", 0)
+	if reg.Generation != 1 {
+		t.Fatalf("generation %d, want 1: the lost PE's predecessor must be fenced", reg.Generation)
+	}
+	var reset, final bool
+	waitFor(t, 5*time.Second, "a reset to the final epoch, then its announcement", func() bool {
+		nodes.mu.Lock()
+		defer nodes.mu.Unlock()
+		for _, c := range nodes.commands {
+			switch {
+			case c.Kind == api.CmdReset && c.Epoch == 3 && c.Gen == 1:
+				reset = true
+			case c.Kind == api.CmdCommitted && c.Epoch == 3 && c.Gen == 1 && c.Final && reset:
+				final = true
+			}
+		}
+		return final
+	})
 }

@@ -38,7 +38,7 @@ func NewReplicatedStore(local checkpoint.Store, replicas int, peers Peers) *Repl
 	if replicas < 1 {
 		replicas = 1
 	}
-	return &ReplicatedStore{Store: local, replicas: replicas, peers: peers, http: &http.Client{Timeout: 3 * time.Second}}
+	return &ReplicatedStore{Store: local, replicas: replicas, peers: peers, http: &http.Client{}}
 }
 
 // Local is the node's own store (what the internal checkpoint endpoint serves).
@@ -95,7 +95,15 @@ func (s *ReplicatedStore) Save(ctx context.Context, k checkpoint.Key, data []byt
 	return nil
 }
 
+// putTimeout gives a replica 3 s plus the time 10 MB/s takes to carry the checkpoint: a peer that cannot
+// keep up with that is passed over for the next.
+func putTimeout(size int) time.Duration {
+	return 3*time.Second + time.Duration(size)*time.Second/(10<<20)
+}
+
 func (s *ReplicatedStore) put(ctx context.Context, p Peer, k checkpoint.Key, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, putTimeout(len(data)))
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+p.HTTP+CheckpointPath(k), strings.NewReader(string(data)))
 	if err != nil {
 		return err

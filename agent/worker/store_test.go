@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/weirstream/weir/checkpoint"
+	"github.com/weirstream/weir/fsm"
 )
 
 // peerServer serves a node's checkpoint endpoints from its own store.
@@ -92,5 +95,41 @@ func TestReplicatedStoreWithADeadPeer(t *testing.T) {
 	}
 	if _, err := alone.Load(ctx, checkpoint.Key{Job: "j", Region: 0, Epoch: 10, PE: "pe"}); !errors.Is(err, checkpoint.ErrNotFound) {
 		t.Fatalf("load of a checkpoint nobody has: %v", err)
+	}
+}
+
+// A node collects the garbage of every job, including jobs it holds only replicas of: epochs below the
+// committed one, and everything once the job ended.
+func TestCollectRetiresReplicasToo(t *testing.T) {
+	f := fsm.New()
+	apply := func(ct fsm.CommandType, body any) {
+		t.Helper()
+		b, err := fsm.Encode(ct, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := f.Apply(&raft.Log{Index: f.State().Index() + 1, Data: b}); resp != nil {
+			t.Fatal(resp)
+		}
+	}
+	apply(fsm.SubmitJobType, fsm.SubmitJob{Job: fsm.Job{ID: "j"}, Placements: map[string]string{"pe": "elsewhere"}})
+	local := checkpoint.NewMemStore()
+	ctx := context.Background()
+	for e := uint64(1); e <= 3; e++ {
+		if err := local.Save(ctx, checkpoint.Key{Job: "j", Region: 0, Epoch: e, PE: "pe"}, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := New(Config{Node: "here", State: f.State(), Store: NewReplicatedStore(local, 2, func() []Peer { return nil })})
+	apply(fsm.BeginEpochType, fsm.BeginEpoch{Job: "j", Region: 0, Epoch: 3})
+	apply(fsm.CommitEpochType, fsm.CommitEpoch{Job: "j", Region: 0, Epoch: 3})
+	w.collect()
+	if es, _ := local.Epochs(ctx, "j", 0); len(es) != 1 || es[0] != 3 {
+		t.Fatalf("epochs kept %v, want [3]", es)
+	}
+	apply(fsm.JobStateType, fsm.SetJobState{ID: "j", State: fsm.JobFinished})
+	w.collect()
+	if es, _ := local.Epochs(ctx, "j", 0); len(es) != 0 {
+		t.Fatalf("epochs of an ended job kept: %v", es)
 	}
 }

@@ -43,6 +43,11 @@ type Worker struct {
 	c   Config
 	log *slog.Logger
 
+	// gcDone remembers, by job and region, the committed epoch below which checkpoints were last retired
+	// (only the reconcile goroutine touches it).
+	gcDone    map[string]map[int]uint64
+	gcDeleted map[string]bool
+
 	mu      sync.Mutex
 	jobs    map[string]*job
 	stopped bool
@@ -55,7 +60,7 @@ func New(c Config) *Worker {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{c: c, log: c.Logger.With("component", "worker"), jobs: map[string]*job{}, done: make(chan struct{}), quit: make(chan struct{})}
+	return &Worker{c: c, log: c.Logger.With("component", "worker"), jobs: map[string]*job{}, gcDone: map[string]map[int]uint64{}, gcDeleted: map[string]bool{}, done: make(chan struct{}), quit: make(chan struct{})}
 }
 
 // Run reconciles the PEs placed on this node with those running, at every change of the replicated state,
@@ -134,13 +139,6 @@ func (w *Worker) reconcile() {
 			}
 		}
 		j.reconcile(fj, mine)
-		for _, r := range st.Regions(fj.ID) {
-			if r.Committed > 0 {
-				if err := w.c.Store.Local().Retire(context.Background(), fj.ID, r.Index, r.Committed); err != nil {
-					w.log.Warn("retire checkpoints", "job", fj.ID, "region", r.Index, "err", err)
-				}
-			}
-		}
 	}
 	w.mu.Lock()
 	var gone []*job
@@ -160,18 +158,46 @@ func (w *Worker) reconcile() {
 	for _, j := range gone {
 		j.stop()
 	}
-	// Checkpoints of jobs that ended serve nothing (replicas included: every node cleans its own).
-	for _, fj := range st.Jobs() {
-		if fj.State.Terminal() {
-			if err := w.c.Store.Local().DeleteJob(context.Background(), fj.ID); err != nil {
-				w.log.Warn("delete checkpoints", "job", fj.ID, "err", err)
-			}
-		}
-	}
+	w.collect()
 }
 
 // commandWait bounds how long a command waits for this node's replicated state to reach its generation.
 const commandWait = 3 * time.Second
+
+// collect removes the checkpoints no reset will ever need, on this node (its own and the replicas it holds
+// for others, whatever runs here): epochs below each region's committed one, and everything of jobs that
+// ended. It acts only on what changed since it last did.
+func (w *Worker) collect() {
+	ctx := context.Background()
+	for _, fj := range w.c.State.Jobs() {
+		if fj.State.Terminal() {
+			if !w.gcDeleted[fj.ID] {
+				if err := w.c.Store.Local().DeleteJob(ctx, fj.ID); err != nil {
+					w.log.Warn("delete checkpoints", "job", fj.ID, "err", err)
+					continue
+				}
+				w.gcDeleted[fj.ID] = true
+				delete(w.gcDone, fj.ID)
+			}
+			continue
+		}
+		done := w.gcDone[fj.ID]
+		if done == nil {
+			done = map[int]uint64{}
+			w.gcDone[fj.ID] = done
+		}
+		for _, r := range w.c.State.Regions(fj.ID) {
+			if r.Committed == 0 || done[r.Index] == r.Committed {
+				continue
+			}
+			if err := w.c.Store.Local().Retire(ctx, fj.ID, r.Index, r.Committed); err != nil {
+				w.log.Warn("retire checkpoints", "job", fj.ID, "region", r.Index, "err", err)
+				continue
+			}
+			done[r.Index] = r.Committed
+		}
+	}
+}
 
 // Command hands a leader's command to the PEs of its region placed here. The leader records a command's
 // generation in Raft before it sends the command, so a node whose replicated state has not reached that
