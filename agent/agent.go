@@ -48,6 +48,7 @@ type Agent struct {
 	ctl     *controller.Controller
 	closers []func() error
 	quit    chan struct{}
+	events  *api.EventLog
 	done    chan struct{}
 	stop    sync.Once
 	wg      sync.WaitGroup
@@ -59,7 +60,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), quit: make(chan struct{}), done: make(chan struct{}), fsm: fsm.New(), caughtUp: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("node", cfg.Name), quit: make(chan struct{}), done: make(chan struct{}), fsm: fsm.New(), caughtUp: make(chan struct{}), events: api.NewEventLog(cfg.Name, 20000)}
 	if cfg.Registry == nil {
 		a.cfg.Registry = builtin.NewRegistryWithStdout(cfg.Stdout)
 	}
@@ -106,7 +107,8 @@ func (a *Agent) start() error {
 	a.store = worker.NewReplicatedStore(local, c.Replicas, a.peers)
 	a.reports = newReportQueue(a)
 	a.worker = worker.New(worker.Config{
-		Node: c.Name, State: a.fsm.State(), Streams: a.streams, Store: a.store, Jobs: c.Jobs, Registry: c.Registry,
+		Events: a.events,
+		Node:   c.Name, State: a.fsm.State(), Streams: a.streams, Store: a.store, Jobs: c.Jobs, Registry: c.Registry,
 		Report: a.reports.add, BatchSize: c.BatchSize, Credits: c.Credits, Logger: a.log, Ready: a.caughtUp,
 	})
 	gossipAdvertise, err := advertiseGossip(c)

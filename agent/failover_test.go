@@ -2,6 +2,7 @@ package agent
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,37 @@ func TestWorkerCrashExactlyOnce(t *testing.T) {
 		t.Errorf("resets %d after the loss of %s, want more than %d", j.Regions[0].Resets, victim, resets)
 	}
 	checkExactlyOnce(t, readInts(t, out), eoCount, 2)
+
+	// The leader's events tell the story in order: the loss, the new placement, the reset, the resume, and
+	// epochs committed after it.
+	evs, err := client(leader).Events(ctxT(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var story []string
+	for _, e := range evs {
+		switch {
+		case e.Kind == api.EvNodeFailed && e.Subject == victim,
+			e.Kind == api.EvPlaced && e.Job == id,
+			e.Kind == api.EvRegionReset && e.Job == id && strings.Contains(e.Detail, victim),
+			e.Kind == api.EvRegionResumed && e.Job == id && len(story) > 0,
+			e.Kind == api.EvEpochCommitted && e.Job == id && len(story) > 0:
+			if len(story) == 0 || story[len(story)-1] != e.Kind {
+				story = append(story, e.Kind)
+			}
+		}
+	}
+	// (A broken stream to the victim may reset the region before the verdict on the node: a first reset.)
+	want := []string{api.EvNodeFailed, api.EvPlaced, api.EvRegionReset, api.EvRegionResumed, api.EvEpochCommitted}
+	k := 0
+	for _, kind := range story {
+		if k < len(want) && kind == want[k] {
+			k++
+		}
+	}
+	if k < len(want) {
+		t.Fatalf("the leader's events tell %v, want %v in this order", story, want)
+	}
 }
 
 // A worker crashes while a job without a consistent region runs: its PEs start again elsewhere from their

@@ -24,6 +24,7 @@ func (b backend) VerifyLeader() error           { return b.a.raft.VerifyLeader()
 func (b backend) Worker() api.NodeSide          { return b.a.worker }
 func (b backend) Leave()                        { b.a.Leave() }
 func (b backend) NodeLeft(name string) error    { return b.a.nodeLeft(name) }
+func (b backend) Events() *api.EventLog         { return b.a.events }
 func (b backend) Checkpoints() checkpoint.Store { return b.a.store.Local() }
 
 func (b backend) Controller() api.Leader {

@@ -26,6 +26,7 @@ func (a *Agent) monitorLeadership() {
 				a.becomeLeader()
 			} else {
 				a.log.Info("leadership lost")
+				a.events.Add(api.Event{Kind: api.EvLeaderLost, Region: -1})
 				a.stopController()
 			}
 		}
@@ -42,9 +43,11 @@ func (a *Agent) becomeLeader() {
 		return
 	}
 	a.log.Info("leading the cluster")
+	a.events.Add(api.Event{Kind: api.EvLeaderElected, Region: -1})
 	a.reconcileMembers()
 	ctl := controller.Start(controller.Config{
-		State: a.fsm.State(), Raft: a, Send: messenger{a}, Jobs: a.cfg.Jobs, Registry: a.cfg.Registry,
+		Events: a.events,
+		State:  a.fsm.State(), Raft: a, Send: messenger{a}, Jobs: a.cfg.Jobs, Registry: a.cfg.Registry,
 		Alive: a.alive, Logger: a.log,
 	})
 	a.mu.Lock()

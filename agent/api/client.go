@@ -167,6 +167,20 @@ func (c *Client) Leader(ctx context.Context) (string, error) {
 	return out.Leader, err
 }
 
+// Events returns the node's events numbered above since.
+func (c *Client) Events(ctx context.Context, since uint64) ([]Event, error) {
+	var out []Event
+	err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/events?since=%d", since), nil, &out)
+	return out, err
+}
+
+// PEs returns what the node runs, finished and counted.
+func (c *Client) PEs(ctx context.Context) (NodePEs, error) {
+	var out NodePEs
+	err := c.Do(ctx, http.MethodGet, "/v1/pes", nil, &out)
+	return out, err
+}
+
 // Leave asks the node to leave the cluster gracefully and stop.
 func (c *Client) Leave(ctx context.Context) error {
 	return c.Do(ctx, http.MethodPost, "/v1/agent/leave", nil, nil)

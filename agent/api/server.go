@@ -52,6 +52,8 @@ type Backend interface {
 	Leave()
 	// NodeLeft records, on the leader, that a node leaves the cluster gracefully.
 	NodeLeft(name string) error
+	// Events is the node's event log.
+	Events() *EventLog
 	// Checkpoints is the node's own checkpoint store (replicas of other nodes' checkpoints included).
 	Checkpoints() checkpoint.Store
 }
@@ -85,6 +87,8 @@ func NewServer(b Backend, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /v1/members", s.members)
 	s.mux.HandleFunc("GET /v1/status", s.read(s.status))
 	s.mux.HandleFunc("GET /v1/leader", s.leader)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("GET /v1/pes", s.pes)
 	s.mux.HandleFunc("POST /v1/agent/leave", s.leave)
 	s.mux.HandleFunc("POST /internal/v1/command", s.command)
 	s.mux.HandleFunc("POST /internal/v1/reports", s.reports)
@@ -371,6 +375,24 @@ func (s *Server) reports(w http.ResponseWriter, r *http.Request) {
 		c.Report(rep)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// events serves this node's events numbered above ?since (0 by default), oldest first.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	var since uint64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("since=%q is not an event number", v))
+			return
+		}
+		since = n
+	}
+	out := s.b.Events().Since(since)
+	if out == nil {
+		out = []Event{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) pes(w http.ResponseWriter, r *http.Request) {

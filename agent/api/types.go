@@ -138,6 +138,18 @@ type NodePEs struct {
 	Node     string              `json:"node"`
 	Running  map[string][]string `json:"running"`  // job -> PE IDs
 	Finished map[string][]string `json:"finished"` // job -> PE IDs that ended normally
+	// Stats are the counters of the PEs running here, by job.
+	Stats map[string][]PEStats `json:"stats,omitempty"`
+}
+
+// PEStats are a running PE's counters.
+type PEStats struct {
+	ID     string `json:"id"`
+	Region int    `json:"region"`
+	// In counts tuples delivered from other PEs, Out tuples sent to them, Dropped tuples of an older
+	// generation dropped on arrival; Emitted what its sources emitted, Consumed what its sinks took.
+	In, Out, Dropped, Emitted, Consumed uint64
+	Gen                                 uint64 `json:"generation"`
 }
 
 // Error is the body of every error response.

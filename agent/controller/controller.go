@@ -48,6 +48,8 @@ type Config struct {
 	Logger *slog.Logger
 	// ApplyTimeout bounds each Raft command (default 10 s).
 	ApplyTimeout time.Duration
+	// Events records what the controller decides and sees (nil records nothing).
+	Events *api.EventLog
 }
 
 // Controller is the leader's brain. Start makes one when a node becomes leader; Stop ends it when the node
@@ -200,6 +202,7 @@ func (ctl *Controller) Submit(ctx context.Context, req api.SubmitRequest) (strin
 	ctl.jobs[id] = j
 	ctl.mu.Unlock()
 	j.start(ctl, nil, false)
+	ctl.c.Events.Add(api.Event{Kind: api.EvJobSubmitted, Job: id, Region: -1, Detail: fmt.Sprint(placements)})
 	ctl.log.Info("job submitted", "job", id, "pes", len(j.ph.PEs), "regions", len(j.ph.Regions))
 	return id, nil
 }
@@ -329,6 +332,7 @@ func (ctl *Controller) endJob(id string, state fsm.JobState, msg string) {
 		return
 	}
 	ctl.log.Info("job ended", "job", id, "state", state, "error", msg)
+	ctl.c.Events.Add(api.Event{Kind: api.EvJobEnded, Job: id, Region: -1, Subject: string(state), Detail: msg})
 }
 
 // takeOver rebuilds the controller from the FSM when this node becomes leader.
@@ -544,6 +548,7 @@ func (ctl *Controller) NodeFailed(node, why string) {
 		}
 	}
 	ctl.log.Warn("node lost", "node", node, "why", why)
+	ctl.c.Events.Add(api.Event{Kind: api.EvNodeFailed, Region: -1, Subject: node, Detail: why})
 	ctl.mu.Lock()
 	jobs := make([]*jobCtl, 0, len(ctl.jobs))
 	for _, j := range ctl.jobs {
@@ -633,5 +638,6 @@ func (ctl *Controller) replace(id string, j *jobCtl, lost []string) error {
 		return err
 	}
 	ctl.log.Info("PEs placed again", "job", id, "moved", moved)
+	ctl.c.Events.Add(api.Event{Kind: api.EvPlaced, Job: id, Region: -1, Detail: fmt.Sprint(moved)})
 	return nil
 }

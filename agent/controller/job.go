@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"github.com/weirstream/weir/agent/api"
 	"slices"
 	"sync"
 
@@ -18,6 +19,7 @@ type jobCtl struct {
 
 	mu     sync.Mutex
 	coords []*region.Coordinator
+	last   map[int]region.Status // the last status of each region, for events
 	fin    map[string]bool
 }
 
@@ -57,7 +59,10 @@ func (j *jobCtl) start(ctl *Controller, regions []fsm.Region, takeover bool) {
 			Actuator: &actuator{ctl: ctl, job: j, region: r},
 			Ledger:   &ledger{ctl: ctl, job: j.id, region: r},
 			Logger:   ctl.log.With("job", j.id),
-			OnChange: func(s region.Status) { ctl.regionChanged(j.id, s) },
+			OnChange: func(s region.Status) {
+				j.noteTransition(ctl.c.Events, s)
+				ctl.regionChanged(j.id, s)
+			},
 		}
 		if takeover {
 			o.Committed, o.Generation, o.NextEpoch = st.Committed, st.Generation, st.Started+1
@@ -229,6 +234,42 @@ func (ctl *Controller) record() {
 				ctl.mu.Unlock()
 			}
 		}
+	}
+}
+
+// noteTransition records a region's status change as events: resets, resumes, commits, the end and a stop
+// on maximum attempts. It runs on the region's coordinator goroutine.
+func (j *jobCtl) noteTransition(log *api.EventLog, s region.Status) {
+	if log == nil {
+		return
+	}
+	j.mu.Lock()
+	if j.last == nil {
+		j.last = map[int]region.Status{}
+	}
+	prev, seen := j.last[s.Region]
+	j.last[s.Region] = s
+	j.mu.Unlock()
+	ev := func(kind string, epoch uint64, detail string) {
+		log.Add(api.Event{Kind: kind, Job: j.id, Region: s.Region, Epoch: epoch, Gen: s.Generation, Detail: detail})
+	}
+	if s.Commits > prev.Commits || (!seen && s.Commits > 0) {
+		ev(api.EvEpochCommitted, s.Committed, "")
+	}
+	if s.State == prev.State && s.Generation == prev.Generation {
+		return
+	}
+	switch s.State {
+	case region.Resetting:
+		ev(api.EvRegionReset, s.Committed, s.LastError)
+	case region.Processing:
+		if prev.State == region.Resetting {
+			ev(api.EvRegionResumed, s.Committed, "")
+		}
+	case region.Finished:
+		ev(api.EvRegionFinished, s.Committed, "")
+	case region.MaxAttemptsReached:
+		ev(api.EvRegionMaxed, s.Committed, s.LastError)
 	}
 }
 

@@ -33,6 +33,8 @@ type job struct {
 }
 
 type peRun struct {
+	id      string
+	region  int
 	x       *executor.Executor
 	cancels []func()
 }
@@ -89,6 +91,7 @@ func (j *job) reconcile(fj fsm.Job, mine map[string]bool) {
 	j.mu.Unlock()
 	for _, run := range gone {
 		run.stop()
+		j.w.c.Events.Add(api.Event{Kind: api.EvPEStopped, Job: j.id, Region: run.region, Subject: run.id, Detail: "placed elsewhere"})
 	}
 }
 
@@ -118,7 +121,7 @@ func (j *job) start(fj fsm.Job, idx int) {
 			gens[def.Region] = reg.Generation - 1
 		}
 	}
-	run := &peRun{}
+	run := &peRun{id: def.ID, region: def.Region}
 	x, err := executor.New(executor.Options{
 		Job: j.id, Physical: j.ph, Binding: j.binding, Run: []int{idx},
 		Remote: &remote{j: j, run: run}, Store: w.c.Store, Reporter: reporter{w: w, job: j},
@@ -145,6 +148,7 @@ func (j *job) start(fj fsm.Job, idx int) {
 	j.mu.Unlock()
 	x.Start()
 	w.log.Info("PE started", "job", j.id, "pe", def.ID, "awaiting_reset", await)
+	w.c.Events.Add(api.Event{Kind: api.EvPEStarted, Job: j.id, Region: def.Region, Subject: def.ID})
 	resetSeen := false
 	for _, c := range replay {
 		deliver(x, c)
@@ -208,6 +212,27 @@ func (j *job) finished(pe string) {
 	}
 	j.fin[pe] = true
 	j.mu.Unlock()
+}
+
+// stats returns the counters of the PEs running here.
+func (j *job) stats() []api.PEStats {
+	j.mu.Lock()
+	runs := make([]*peRun, 0, len(j.pes))
+	for _, run := range j.pes {
+		runs = append(runs, run)
+	}
+	j.mu.Unlock()
+	var out []api.PEStats
+	for _, run := range runs {
+		if run.x == nil {
+			continue
+		}
+		for _, s := range run.x.Stats() {
+			out = append(out, api.PEStats{ID: s.ID, Region: s.Region, In: s.In, Out: s.Out, Dropped: s.Dropped,
+				Emitted: s.Emitted, Consumed: s.Consumed, Gen: s.Gen})
+		}
+	}
+	return out
 }
 
 func (j *job) list() (running, finished []string) {

@@ -33,6 +33,8 @@ type Config struct {
 	Report             func(api.Report)
 	BatchSize, Credits int
 	Logger             *slog.Logger
+	// Events records the PEs this node starts and stops (nil records nothing).
+	Events *api.EventLog
 	// Ready, when set, holds the worker back until it closes: the replicated state may be old (a node
 	// restarting on its data directory) and name this node for PEs that have moved since.
 	Ready <-chan struct{}
@@ -258,7 +260,7 @@ const pendingGrace = 30 * time.Second
 
 // PEs lists what runs here and what finished.
 func (w *Worker) PEs() api.NodePEs {
-	out := api.NodePEs{Node: w.c.Node, Running: map[string][]string{}, Finished: map[string][]string{}}
+	out := api.NodePEs{Node: w.c.Node, Running: map[string][]string{}, Finished: map[string][]string{}, Stats: map[string][]api.PEStats{}}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, j := range w.jobs {
@@ -268,6 +270,9 @@ func (w *Worker) PEs() api.NodePEs {
 		}
 		if len(fin) > 0 {
 			out.Finished[id] = fin
+		}
+		if st := j.stats(); len(st) > 0 {
+			out.Stats[id] = st
 		}
 	}
 	return out
