@@ -195,9 +195,13 @@ func writeJob(w io.Writer, j api.Job) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PE\tNODE")
+	fmt.Fprintln(tw, "  PE\tNODE\tREGION")
 	for _, p := range j.PEs {
-		fmt.Fprintf(tw, "  %s\t%s\n", p.ID, p.Node)
+		reg := "-"
+		if p.Region >= 0 {
+			reg = fmt.Sprint(p.Region)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.ID, p.Node, reg)
 	}
 	tw.Flush()
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weirstream/weir/topology"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/weirstream/weir/checkpoint"
@@ -68,9 +70,10 @@ const forwardedHeader = "X-Weir-Forwarded-By"
 
 // Server is a node's HTTP API.
 type Server struct {
-	b   Backend
-	log *slog.Logger
-	mux *http.ServeMux
+	b    Backend
+	log  *slog.Logger
+	mux  *http.ServeMux
+	phys sync.Map // job ID -> *region.Physical
 }
 
 // NewServer makes the API of backend b.
@@ -245,10 +248,35 @@ func (s *Server) describe(fj fsm.Job) Job {
 			}
 		}
 	}
+	ph := s.physical(fj)
 	for _, p := range st.PlacementList(fj.ID) {
-		j.PEs = append(j.PEs, PE{ID: p.PE, Node: p.Node, Region: -1})
+		reg := -1
+		if ph != nil {
+			if pe, ok := ph.PEByID(p.PE); ok {
+				reg = pe.Region
+			}
+		}
+		j.PEs = append(j.PEs, PE{ID: p.PE, Node: p.Node, Region: reg})
 	}
 	return j
+}
+
+// physical expands a job's plan, once per job (a job's plan never changes), to tell the regions of its
+// PEs. nil when the plan cannot be read.
+func (s *Server) physical(fj fsm.Job) *region.Physical {
+	if ph, ok := s.phys.Load(fj.ID); ok {
+		return ph.(*region.Physical)
+	}
+	plan, err := topology.DecodePlan(fj.Plan)
+	if err != nil {
+		return nil
+	}
+	ph, err := region.Expand(plan)
+	if err != nil {
+		return nil
+	}
+	s.phys.Store(fj.ID, ph)
+	return ph
 }
 
 func (s *Server) jobs(w http.ResponseWriter, r *http.Request) {
