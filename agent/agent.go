@@ -296,6 +296,12 @@ func (a *Agent) Leave() {
 	default:
 	}
 	a.log.Info("leaving the cluster")
+	if a.lastVoter() {
+		// No one to hand leadership to or to be removed by: leaving is stopping.
+		a.log.Info("the last voter leaves: the cluster stops with it")
+		a.Shutdown()
+		return
+	}
 	if a.IsLeader() {
 		if err := a.raft.LeadershipTransfer().Error(); err != nil {
 			a.log.Warn("leadership transfer", "err", err)
@@ -324,6 +330,22 @@ func (a *Agent) Leave() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	a.Shutdown()
+}
+
+// lastVoter reports whether this node is the only voter of the Raft configuration.
+func (a *Agent) lastVoter() bool {
+	f := a.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	voters, me := 0, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			me = me || s.ID == raft.ServerID(a.cfg.Name)
+		}
+	}
+	return me && voters == 1
 }
 
 // nodeOf names the node listening at a stream peer address, or "" when the address is not a node's (the
