@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weirstream/weir/bench"
 )
@@ -147,5 +149,138 @@ func TestBenchBadUsage(t *testing.T) {
 	r = runCLI(t, "bench", "--only", "slow,quick")
 	if rows := benchRows(t, r.stdout); len(rows) != 2 || r.code != 1 {
 		t.Errorf("comma-separated names: rows %q, exit %d", rows, r.code)
+	}
+}
+
+// fakeRecovery replaces the recovery benchmark with one whose figures are known: the leader of the fast
+// profile recovers in slow seconds when slow is set. It records the options of each call.
+func fakeRecovery(t *testing.T, slow bool) *[]bench.RecoveryOptions {
+	t.Helper()
+	old := benchRecovery
+	t.Cleanup(func() { benchRecovery = old })
+	var calls []bench.RecoveryOptions
+	benchRecovery = func(o bench.RecoveryOptions) (bench.RecoveryResult, error) {
+		calls = append(calls, o)
+		o.Log("fake recovery, fast %v", o.Fast)
+		res := bench.RecoveryResult{Profile: bench.ProfileDefault, Rate: o.Rate, Width: o.Width, Period: o.Period, Poll: 10 * time.Millisecond}
+		if o.Fast {
+			res.Profile = bench.ProfileFast
+		}
+		kinds := o.Kinds
+		if len(kinds) == 0 {
+			kinds = []string{bench.KillWorker, bench.KillLeader}
+		}
+		for _, kind := range kinds {
+			total, target := 600*time.Millisecond, bench.TargetWorkerRecovery
+			if kind == bench.KillLeader {
+				total, target = 2500*time.Millisecond, bench.TargetLeaderRecovery
+				if slow && o.Fast {
+					total = 9 * time.Second
+				}
+			}
+			s := bench.RecoverySeries{Kill: kind, Target: target, Pass: total <= target,
+				Total:  bench.PhaseStats{Name: "total", Until: "kill → first new tuple at the sink", Median: total, Max: total, SinceKillMedian: total, SinceKillMax: total, N: 1},
+				Commit: bench.PhaseStats{Name: "commit", Until: "kill → next committed epoch", SinceKillMedian: total + time.Second, SinceKillMax: total + time.Second, N: 1},
+				Trials: []bench.RecoveryTrial{{Kill: kind, Victim: "n2", Leader: "n1", SinkBefore: "n2", SinkAfter: "n3",
+					Failed: total - 20*time.Millisecond, FailedWhy: "it does not answer", Placed: total - 15*time.Millisecond,
+					Resumed: total - 5*time.Millisecond, FirstTuple: total, Committed: total + time.Second, Resets: 2, Gen: 4, GenAfter: 6}},
+			}
+			for _, name := range bench.RecoveryPhases(kind) {
+				s.Phases = append(s.Phases, bench.PhaseStats{Name: name, Until: "milestone of " + name, Median: time.Millisecond, Max: 2 * time.Millisecond, N: 1})
+			}
+			res.Kills = append(res.Kills, s)
+		}
+		return res, nil
+	}
+	return &calls
+}
+
+func TestBenchRecovery(t *testing.T) {
+	calls := fakeRecovery(t, false)
+	r := runCLI(t, "bench", "recovery", "--trials", "2")
+	if r.code != 0 {
+		t.Fatalf("every target met: want exit 0, got %d", r.code)
+	}
+	if len(*calls) != 2 || (*calls)[0].Fast || !(*calls)[1].Fast {
+		t.Fatalf("want the default profile, then --fast: %+v", *calls)
+	}
+	for _, o := range *calls {
+		if o.Trials != 2 || o.Binary == "" || o.Rate != bench.RecoveryRate || o.Period != bench.RecoveryPeriod || o.Context == nil || o.Dir != "" {
+			t.Errorf("options %+v", o)
+		}
+	}
+	for _, want := range []string{
+		"recovery with the default timings", "recovery with --fast",
+		"kill -9 of the worker, 1 trials; target: first new sink tuple within 5s: pass",
+		"kill -9 of the leader, 1 trials; target: first new sink tuple within 8s: pass",
+		"election", "detection", "placement", "reset", "replay", "total", "commit",
+		"n2 killed (leader n1; sink on n2 → n3): detection 580ms + placement 5ms",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if !strings.Contains(r.stderr, "fake recovery, fast true") {
+		t.Errorf("progress should go to stderr: %q", r.stderr)
+	}
+}
+
+func TestBenchRecoveryMiss(t *testing.T) {
+	fakeRecovery(t, true)
+	r := runCLI(t, "bench", "recovery")
+	if r.code != 1 || !strings.Contains(r.stderr, "bench recovery: target missed: fast") {
+		t.Fatalf("the fast leader missed: want exit 1 naming it, got %d", r.code)
+	}
+	if !strings.Contains(r.stdout, "within 8s: FAIL") || !strings.Contains(r.stdout, "within 5s: pass") {
+		t.Errorf("verdicts: %q", r.stdout)
+	}
+}
+
+func TestBenchRecoveryOptionsAndJSON(t *testing.T) {
+	calls := fakeRecovery(t, false)
+	dir := t.TempDir()
+	r := runCLI(t, "bench", "recovery", "--profile", "fast", "--kill", "leader", "--rate", "2000", "--period", "200ms", "--dir", dir, "--json")
+	if r.code != 0 || len(*calls) != 1 {
+		t.Fatalf("exit %d, %d calls", r.code, len(*calls))
+	}
+	o := (*calls)[0]
+	if !o.Fast || len(o.Kinds) != 1 || o.Kinds[0] != bench.KillLeader || o.Rate != 2000 || o.Period != 200*time.Millisecond ||
+		o.Dir != filepath.Join(dir, bench.ProfileFast) {
+		t.Fatalf("options %+v", o)
+	}
+	var rep struct {
+		Machine bench.Machine
+		Runs    []struct {
+			Profile string
+			Kills   []bench.RecoverySeries
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not JSON: %v", err)
+	}
+	if rep.Machine.CPUs <= 0 || len(rep.Runs) != 1 || rep.Runs[0].Profile != bench.ProfileFast || len(rep.Runs[0].Kills) != 1 ||
+		rep.Runs[0].Kills[0].Total.Median != 2500*time.Millisecond {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestBenchRecoveryBadUsage(t *testing.T) {
+	calls := fakeRecovery(t, false)
+	for _, args := range [][]string{
+		{"bench", "recovery", "--profile", "slow"},
+		{"bench", "recovery", "--kill", "follower"},
+		{"bench", "recovery", "--kill", "worker,follower"},
+		{"bench", "recovery", "--trials", "0"},
+		{"bench", "recovery", "--rate", "-5"},
+		{"bench", "recovery", "--period", "0s"},
+		{"bench", "recovery", "extra"},
+	} {
+		r := runCLI(t, args...)
+		if r.code != 2 || r.stdout != "" {
+			t.Fatalf("%q: want exit 2 and no output, got %d", args, r.code)
+		}
+	}
+	if len(*calls) != 0 {
+		t.Fatalf("bad usage ran the benchmark: %+v", *calls)
 	}
 }
