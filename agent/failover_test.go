@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 const (
@@ -44,7 +45,7 @@ func TestLeaderCrashExactlyOnce(t *testing.T) {
 			t.Fatalf("PE %s still placed on the crashed leader %s", pe.ID, old.Name())
 		}
 	}
-	checkExactlyOnce(t, readInts(t, out), eoCount, 2)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out), eoCount, 2)
 }
 
 // A worker crashes while an exactly-once job runs: its PEs are placed on the others, the region resets,
@@ -77,7 +78,7 @@ func TestWorkerCrashExactlyOnce(t *testing.T) {
 	if j.Regions[0].Resets <= resets {
 		t.Errorf("resets %d after the loss of %s, want more than %d", j.Regions[0].Resets, victim, resets)
 	}
-	checkExactlyOnce(t, readInts(t, out), eoCount, 2)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out), eoCount, 2)
 
 	// The leader's events tell the story in order: the loss, the new placement, the reset, the resume, and
 	// epochs committed after it.
@@ -137,14 +138,14 @@ func TestWorkerCrashNoRegion(t *testing.T) {
 		}
 	}
 	t.Logf("placements %+v; crashing %s", j.PEs, victim)
-	waitFor(t, 10*time.Second, "some output", func() bool { return len(readInts(t, out)) > 1000 })
+	waitFor(t, 10*time.Second, "some output", func() bool { return len(testutil.ReadInts(t, out)) > 1000 })
 	c.kill(c.index(victim))
 	waitFor(t, 20*time.Second, "the PEs of "+victim+" placed elsewhere", func() bool {
 		j, err := c.job(id)
 		return err == nil && nodesOf(j)[victim] == 0
 	})
 	c.waitJob(id, "finished", 60*time.Second)
-	vals := readInts(t, out)
+	vals := testutil.ReadInts(t, out)
 	for _, v := range vals {
 		if v%2 != 0 || v < 0 || v >= 2*n {
 			t.Fatalf("unexpected value %d", v)

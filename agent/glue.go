@@ -12,6 +12,7 @@ import (
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/checkpoint"
 	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/internal/watch"
 )
 
 // backend serves the API from the agent.
@@ -231,5 +232,23 @@ func (q *reportQueue) send(batch []api.Report) error {
 	c.HTTP = internalHTTP
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.Do(ctx, http.MethodPost, "/internal/v1/reports", batch, nil)
+	// A leader that died or froze does not answer (a paused process, a dead container's address): its
+	// successor must not wait out the timeout for the reports, which its reset of the region waits for.
+	return whileLeads(ctx, name, func() string { n, _ := q.a.leader(); return n }, func(ctx context.Context) error {
+		return c.Do(ctx, http.MethodPost, "/internal/v1/reports", batch, nil)
+	})
+}
+
+// leaderWatch is how often a request to the leader checks that it still leads.
+const leaderWatch = 50 * time.Millisecond
+
+// whileLeads runs f with a context that also ends as soon as leader() stops naming name, and returns f's
+// error (or, when the leader changed, one that says so).
+func whileLeads(ctx context.Context, name string, leader func() string, f func(context.Context) error) error {
+	ctx, stop := watch.While(ctx, leaderWatch, func() bool { return leader() == name })
+	err := f(ctx)
+	if stop() && err != nil {
+		return fmt.Errorf("%s stopped leading during the request: %w", name, err)
+	}
+	return err
 }

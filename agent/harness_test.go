@@ -1,17 +1,14 @@
 package agent
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/internal/testutil"
 	"github.com/weirstream/weir/topology"
 )
 
@@ -29,17 +27,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor polls cond until it holds or the deadline passes (nats-server's checkFor): never a fixed sleep.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(20 * time.Millisecond)
 
 // testLog sends a node's log lines to t.Log until the test ends (a goroutine that logs later must not
 // make t.Log panic), and keeps them for tests that look for a line.
@@ -339,62 +327,6 @@ func committed(j api.Job) uint64 {
 		return 0
 	}
 	return j.Regions[0].Committed
-}
-
-// readInts reads every value of a file sink's directory (published files of an exactly-once sink, or the
-// append files).
-func readInts(t testing.TB, dir string) []int {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "part-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" {
-				continue
-			}
-			v, err := strconv.Atoi(line)
-			if err != nil {
-				fh.Close()
-				t.Fatalf("%s: %q is not an integer", f, sc.Text())
-			}
-			out = append(out, v)
-		}
-		fh.Close()
-	}
-	return out
-}
-
-// checkExactlyOnce fails unless vals hold f(i) for every i < n exactly once, where f(i) = mul*i.
-func checkExactlyOnce(t testing.TB, vals []int, n, mul int) {
-	t.Helper()
-	seen := make([]int, n)
-	for _, v := range vals {
-		if v%mul != 0 || v/mul < 0 || v/mul >= n {
-			t.Fatalf("unexpected value %d", v)
-		}
-		seen[v/mul]++
-	}
-	var missing, dup []int
-	for i, k := range seen {
-		switch {
-		case k == 0:
-			missing = append(missing, i)
-		case k > 1:
-			dup = append(dup, i)
-		}
-	}
-	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d values missing (first %v), %d duplicated (first %v)", len(missing), missing[:min(5, len(missing))], len(dup), dup[:min(5, len(dup))])
-	}
 }
 
 // pesRunning asks a node's worker what it runs of a job.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 // A job file: a sequence of count values, doubled in a parallel region of width, into a file sink
@@ -90,7 +91,7 @@ func TestSubmitListCancelReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := c.waitJob(id, "finished", 30*time.Second)
-	checkExactlyOnce(t, readInts(t, out), 2000, 2)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out), 2000, 2)
 	if len(j.Regions) != 1 || j.Regions[0].State != "finished" {
 		t.Fatalf("regions of the finished job: %+v", j.Regions)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 // A node shut down and started again on its data directory and addresses rejoins with its Raft state: its
@@ -78,7 +79,7 @@ func TestRestartOnDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitJob(id2, "finished", 30*time.Second)
-	checkExactlyOnce(t, readInts(t, out2), 1000, 2)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out2), 1000, 2)
 	if err := client(a).Cancel(ctxT(t), long); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitJob(id, "finished", 30*time.Second)
-	checkExactlyOnce(t, readInts(t, out), 500, 2)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out), 500, 2)
 }
 
 // A committed entry of a type this binary does not know (a newer binary's command) stops every node that

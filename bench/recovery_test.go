@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/cluster"
 )
 
 var recoveryTrials = flag.Int("recovery.trials", RecoveryTrials, "kills of each kind in BenchmarkRecovery")
@@ -151,10 +151,7 @@ func buildWeir(b testing.TB) string {
 			return
 		}
 		weirBin = filepath.Join(dir, "weir")
-		out, err := exec.Command("go", "build", "-o", weirBin, "github.com/weirstream/weir/cmd/weir").CombinedOutput()
-		if err != nil {
-			weirErr = fmt.Errorf("build weir: %v\n%s", err, out)
-		}
+		weirErr = cluster.BuildWeir(context.Background(), weirBin, false)
 	})
 	if weirErr != nil {
 		b.Fatal(weirErr)

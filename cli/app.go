@@ -9,6 +9,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/weirstream/weir/chaos"
 	"github.com/weirstream/weir/operator"
 	"github.com/weirstream/weir/operator/builtin"
 	"github.com/weirstream/weir/topology"
@@ -55,6 +56,7 @@ func NewApp(env *Env) *ucli.App {
 			statusCommand(env),
 			leaveCommand(env),
 			clusterCommand(env),
+			chaosCommand(env),
 		},
 	}
 }
@@ -77,8 +79,13 @@ func Run(env *Env, args []string) int {
 	return 2
 }
 
-// Main is the main of weir and of user binaries that add Go jobs: it runs the command line and exits.
+// Main is the main of weir and of user binaries that add Go jobs: it runs the command line and exits. It
+// adds the verification job of `weir chaos` to jobs, so that every agent can run it.
 func Main(jobs *topology.Jobs) {
+	if jobs == nil {
+		jobs = topology.NewJobs()
+	}
+	chaos.Register(jobs)
 	os.Exit(Run(&Env{Stdout: os.Stdout, Stderr: os.Stderr, Jobs: jobs}, os.Args))
 }
 

@@ -1,19 +1,16 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 // weirBin is the weir binary the tests run as agents, built once.
@@ -21,23 +18,7 @@ var weirBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "weir-bin-")
-	if err != nil {
-		panic(err)
-	}
-	weirBin = filepath.Join(dir, "weir")
-	out, err := exec.Command("go", "build", "-o", weirBin, "github.com/weirstream/weir/cmd/weir").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build weir: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	removeTestImage()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(RunWithWeir(m, testing.Short(), &weirBin, testImage.Remove))
 }
 
 func up(t *testing.T, n int) *Cluster {
@@ -72,16 +53,7 @@ func tail(s string, lines int) string {
 	return strings.Join(parts, "\n")
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(50 * time.Millisecond)
 
 // follower returns a live node that does not lead.
 func follower(t *testing.T, c *Cluster, leader string) *Node {
@@ -137,58 +109,6 @@ steps:
     path: ${out}
     exactly_once: true
 `
-
-// readInts reads every published value of a file sink's directory.
-func readInts(t *testing.T, dir string) []int {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "part-*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			v, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
-			if err != nil {
-				t.Fatalf("%s: %q is not an integer", f, sc.Text())
-			}
-			out = append(out, v)
-		}
-		fh.Close()
-	}
-	return out
-}
-
-// checkExactlyOnce fails unless the output holds 2*i for every i < n exactly once.
-func checkExactlyOnce(t *testing.T, vals []int, n int) {
-	t.Helper()
-	seen := make([]int, n)
-	for _, v := range vals {
-		if v%2 != 0 || v/2 < 0 || v/2 >= n {
-			t.Fatalf("unexpected value %d", v)
-		}
-		seen[v/2]++
-	}
-	var missing, dup []int
-	for i, k := range seen {
-		switch {
-		case k == 0:
-			missing = append(missing, i)
-		case k > 1:
-			dup = append(dup, i)
-		}
-	}
-	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d values missing (first %v), %d duplicated (first %v)", len(missing), first(missing), len(dup), first(dup))
-	}
-}
-
-func first(xs []int) []int { return xs[:min(5, len(xs))] }
 
 // The issue's proof: while an exactly-once job runs, kill -9 a worker, then the leader; the sink holds
 // every record exactly once and the job finishes.
@@ -272,5 +192,5 @@ func TestKillWorkerThenLeaderExactlyOnce(t *testing.T) {
 		}
 		return err == nil && j.State == "finished"
 	})
-	checkExactlyOnce(t, readInts(t, out), 300000)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, out), 300000, 2)
 }

@@ -161,6 +161,11 @@ func UpDocker(ctx context.Context, s DockerSpec) (*DockerCluster, error) {
 	if s.Image == "" {
 		s.Image = DefaultImage
 	}
+	// Without a registry, docker run would try to pull a missing image and fail on the network: say what
+	// is missing and how to make it instead.
+	if _, err := docker(ctx, "image", "inspect", "--format", "{{.Id}}", s.Image); err != nil {
+		return nil, fmt.Errorf("cluster: no image %s on this Docker engine (scripts/docker-build.sh %s builds one from the checkout): %w", s.Image, s.Image, err)
+	}
 	if s.Prefix == "" {
 		s.Prefix = "weir-" + randomHex(4)
 	}

@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/weirstream/weir/agent/api"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 // The Docker suite: clusters of agent containers built from this checkout, with real network cuts. It
@@ -25,70 +25,29 @@ import (
 // skipWithoutDocker skips the test for the reason given, or fails it when WEIR_DOCKER=1 requires Docker.
 func skipWithoutDocker(t *testing.T, why string) {
 	t.Helper()
-	if os.Getenv("WEIR_DOCKER") == "1" {
+	if DockerRequired() {
 		t.Fatalf("WEIR_DOCKER=1 requires the Docker tests to run, but %s", why)
 	}
 	t.Skipf("Docker test skipped: %s", why)
 }
 
-var testImage struct {
-	sync.Once
-	tag  string
-	skip string
-	err  error
-}
+// testImage is an image of this checkout's weir, built once per test process; TestMain removes it.
+var testImage SourceImage
 
-// dockerImage returns the tag of an image of this checkout's weir, built once per test process (a static
-// binary and the repository's Dockerfile); it skips the test where Docker cannot be used.
+// dockerImage returns testImage's tag; it skips the test where Docker cannot be used.
 func dockerImage(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("Docker test: skipped with -short")
 	}
-	testImage.Do(func() {
-		if err := DockerAvailable(context.Background()); err != nil {
-			testImage.skip = err.Error()
-			return
-		}
-		dir, err := os.MkdirTemp("", "weir-static-")
-		if err != nil {
-			testImage.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, "weir")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/weirstream/weir/cmd/weir")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testImage.err = fmt.Errorf("static build of weir: %v\n%s", err, out)
-			return
-		}
-		tag := "weir-test:" + randomHex(4)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		if err := BuildImage(ctx, tag, filepath.Join("..", "Dockerfile"), bin); err != nil {
-			testImage.err = err
-			return
-		}
-		testImage.tag = tag
-	})
-	if testImage.skip != "" {
-		skipWithoutDocker(t, testImage.skip)
+	tag, unavailable, err := testImage.Get(filepath.Join("..", "Dockerfile"))
+	if unavailable != "" {
+		skipWithoutDocker(t, unavailable)
 	}
-	if testImage.err != nil {
-		t.Fatal(testImage.err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return testImage.tag
-}
-
-// removeTestImage removes the image dockerImage built, if any (TestMain calls it at the end).
-func removeTestImage() {
-	if testImage.tag == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, _ = docker(ctx, "rmi", "-f", testImage.tag)
+	return tag
 }
 
 // sharedDir is a directory the containers mount at /out. The agents run as this process's user, but the
@@ -298,7 +257,7 @@ func healAndFinish(t *testing.T, c *DockerCluster, id, victim string, moved []st
 		r := j.Regions[0]
 		t.Logf("finished: epoch %d committed, generation %d, %d commits, %d resets", r.Committed, r.Generation, r.Commits, r.Resets)
 	}
-	checkExactlyOnce(t, readInts(t, outDir), partitionCount)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, outDir), partitionCount, 2)
 }
 
 // pesOn lists the PEs of a job placed on node.
@@ -492,5 +451,20 @@ func TestComposeClusterRunsAJob(t *testing.T) {
 		defer cancel()
 		return n1.Job(ctx, id, false)
 	})
-	checkExactlyOnce(t, readInts(t, filepath.Join(out, "eo")), count)
+	testutil.CheckExactlyOnce(t, testutil.ReadInts(t, filepath.Join(out, "eo")), count, 2)
+}
+
+// A cluster of an image the engine does not have is refused at once, naming the image and how to build
+// it, instead of failing on a pull from a registry that cannot be reached.
+func TestUpDockerMissingImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Docker test: skipped with -short")
+	}
+	if err := DockerAvailable(context.Background()); err != nil {
+		skipWithoutDocker(t, err.Error())
+	}
+	_, err := UpDocker(context.Background(), DockerSpec{Nodes: 1, Image: "weir-missing:" + randomHex(4)})
+	if err == nil || !strings.Contains(err.Error(), "no image weir-missing:") || !strings.Contains(err.Error(), "docker-build.sh") {
+		t.Fatalf("UpDocker with a missing image: %v", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weirstream/weir/checkpoint"
 	"github.com/weirstream/weir/flow"
+	"github.com/weirstream/weir/internal/testutil"
 	"github.com/weirstream/weir/operator"
 	"github.com/weirstream/weir/region"
 	"github.com/weirstream/weir/topology"
@@ -90,16 +91,7 @@ func (r *recorder) await(t *testing.T, kind string, pes []string, match func(rep
 	})
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(time.Millisecond)
 
 type tWriter struct{ t testing.TB }
 

@@ -290,6 +290,9 @@ func (p *pe) handle(m msg) {
 		// A drain the leader repeats (it resends until delivered) must not checkpoint the epoch twice:
 		// downstream PEs would see its marker twice on one input.
 		if p.src == nil || p.failed || p.parked || m.gen != p.gen || m.epoch <= p.lastDrained {
+			if p.src != nil {
+				p.log.Debug("drain ignored", "epoch", m.epoch, "gen", m.gen, "pe_gen", p.gen, "failed", p.failed, "parked", p.parked, "last_drained", p.lastDrained)
+			}
 			return
 		}
 		p.lastDrained = m.epoch
@@ -310,6 +313,7 @@ func (p *pe) handle(m msg) {
 		}
 	case mReset:
 		if m.gen <= p.gen {
+			p.log.Debug("stale reset ignored", "gen", m.gen, "pe_gen", p.gen)
 			// A stale reset (a duplicate, or one a takeover repeats): its abort must not interrupt a later
 			// send, which would silently halt the PE.
 			p.rearmAbort()
@@ -323,6 +327,7 @@ func (p *pe) handle(m msg) {
 		p.unlockEmit()
 	case mResume:
 		if m.gen != p.gen || !p.parked || p.failed {
+			p.log.Debug("resume ignored", "gen", m.gen, "pe_gen", p.gen, "parked", p.parked, "failed", p.failed)
 			return
 		}
 		p.parked = false
@@ -459,6 +464,7 @@ func (p *pe) reset(gen, epoch uint64) {
 	// take tuples of the new generation and then wipe them with its own restore.
 	p.parked = true
 	p.pubGen.Store(gen)
+	p.log.Debug("reset", "gen", gen, "epoch", epoch)
 	p.x.o.Reporter.ResetDone(p.region, p.id, gen)
 }
 

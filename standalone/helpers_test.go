@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/executor"
+	"github.com/weirstream/weir/internal/testutil"
 	"github.com/weirstream/weir/operator"
 	"github.com/weirstream/weir/region"
 	"github.com/weirstream/weir/topology"
@@ -17,17 +18,7 @@ import (
 
 // ---- waiting ------------------------------------------------------------------------------------------------
 
-// waitFor polls cond until it holds, failing the test after d (nats-server's checkFor).
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(time.Millisecond)
 
 // start builds topo's plan and starts it with o (Plan, Binding and Logger filled in).
 func start(t testing.TB, topo *topology.Topology, o Options) *Job {

@@ -16,16 +16,38 @@ type Builder func(p *Params) *Topology
 // Jobs is a registry of Go jobs by name.
 type Jobs struct {
 	builders map[string]Builder
+	internal map[string]bool
 }
 
 // NewJobs makes an empty registry.
-func NewJobs() *Jobs { return &Jobs{builders: make(map[string]Builder)} }
+func NewJobs() *Jobs {
+	return &Jobs{builders: make(map[string]Builder), internal: make(map[string]bool)}
+}
 
 // Register adds a job. Registering a name twice replaces the first.
-func (j *Jobs) Register(name string, b Builder) { j.builders[name] = b }
+func (j *Jobs) Register(name string, b Builder) {
+	j.builders[name] = b
+	delete(j.internal, name)
+}
 
-// Names lists the registered jobs, sorted.
-func (j *Jobs) Names() []string { return slices.Sorted(maps.Keys(j.builders)) }
+// RegisterInternal adds a job that Weir's own tools submit (the verification job of `weir chaos`): every
+// node can build it by name, but it is not one of the binary's jobs: Names leaves it out, so that a user
+// binary with one job still runs that one by default.
+func (j *Jobs) RegisterInternal(name string, b Builder) {
+	j.builders[name] = b
+	j.internal[name] = true
+}
+
+// Names lists the registered jobs, sorted, without the internal ones.
+func (j *Jobs) Names() []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(j.builders)) {
+		if !j.internal[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // Has reports whether a job is registered.
 func (j *Jobs) Has(name string) bool { _, ok := j.builders[name]; return ok }

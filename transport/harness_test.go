@@ -243,6 +243,13 @@ func (p *proxy) serve() {
 	}
 }
 
+// connected reports whether a connection is being proxied.
+func (p *proxy) connected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) > 0
+}
+
 // kill closes every proxied connection.
 func (p *proxy) kill() {
 	p.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirstream/weir/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -18,17 +19,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(2 * time.Millisecond)
 
 // logLines is an io.Writer for slog text handlers (one Write per record) and hclog: it keeps the lines for
 // assertions and copies them to t.Log until the test ends.

@@ -63,3 +63,48 @@ func TestStreamReaderMovesAwayFromASilentNode(t *testing.T) {
 	}
 	send.noBroken(t) // leaving the old connection was on purpose
 }
+
+// TestStreamReaderMovesWhileConnecting: the sender dials the reader's old node, which holds the Hello
+// while it waits for a reader that will never register there (the reader moved on, say after the old node
+// restarted); the reader is placed on another node meanwhile. The sender must notice and connect to the
+// new node at once, not after the old one's ExpectWait (found by `weir chaos --docker --seed 3`: drains
+// stalled for five to ten seconds after a node restarted).
+func TestStreamReaderMovesWhileConnecting(t *testing.T) {
+	for _, silent := range []bool{false, true} {
+		name := map[bool]string{false: "the old node waits for a reader", true: "the old node is silent"}[silent]
+		t.Run(name, func(t *testing.T) {
+			a, b, send := newNode(t, StreamOptions{}), newNode(t, StreamOptions{}), newNode(t, StreamOptions{})
+			// The old node is reached through a proxy, which shows when the dial has arrived.
+			px := newProxy(t, a.addr)
+			if silent {
+				px.freeze()
+			}
+			old := px.addr()
+			key := StreamKey{Job: "connecting", Link: 2}
+			var where atomic.Value
+			where.Store(old)
+			target := func() (string, error) { return where.Load().(string), nil }
+
+			em := newEmitter(link[int](t, send, key, 10, target))
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for i := range 100 {
+					em.out.Emit(i)
+				}
+				em.out.Flush()
+			}()
+			waitFor(t, 10*time.Second, "the dial to the old node", px.connected)
+			start := time.Now()
+			where.Store(b.addr)
+			edgeB := flow.NewEdge[int](4, 10)
+			colB := collect(t, edgeB, nil, false)
+			defer b.st.Expect(key, edgeB)()
+			waitFor(t, 10*time.Second, "the hundred at b", func() bool { return colB.n() == 100 })
+			<-sent
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("the sender reached the reader's new node %s after it moved", d.Round(time.Millisecond))
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weirstream/weir/flow"
+	"github.com/weirstream/weir/internal/watch"
 )
 
 const (
@@ -172,6 +173,11 @@ func (snd *sender) connection(abort <-chan struct{}) (*outConn, error) {
 		select {
 		case r := <-snd.dialing:
 			snd.dialing = nil
+			if errors.Is(r.err, errReaderMoved) {
+				// Not a failure: the next attempt goes to where the reader is now, at once.
+				snd.s.log.Info("stream: the reader moved while connecting; connecting to its new node", "stream", snd.key.String(), "err", r.err)
+				continue
+			}
 			if r.err != nil {
 				snd.failures++
 				d := min(backoffMin<<min(snd.failures-1, 10), backoffMax)
@@ -226,20 +232,43 @@ func (snd *sender) connect() (*outConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: resolve the reader: %w", snd.key, err)
 	}
-	ctx, cancel := context.WithTimeout(snd.ctx, snd.s.o.DialTimeout)
-	conn, err := Dial(ctx, addr, KindStream)
-	cancel()
-	if err != nil {
-		return nil, streamErr(snd.key.String(), "to", addr, err)
-	}
-	credits, br, err := snd.handshake(conn)
-	if err != nil {
-		conn.Close()
-		if snd.ctx.Err() != nil {
-			return nil, errClosed
+	// The reader may move while the connection is being made. Its old node may not answer at all, or hold
+	// the Hello for ExpectWait waiting for a reader that will never register there (it restarted after the
+	// reader was placed elsewhere): either would keep the stream from the reader's new node for seconds.
+	// The attempt is given up as soon as the placement names another address.
+	ctx, stop := watch.While(snd.ctx, targetWatch, func() bool {
+		now, err := snd.target()
+		return err != nil || now == addr
+	})
+	defer stop()
+	dctx, dcancel := context.WithTimeout(ctx, snd.s.o.DialTimeout)
+	conn, err := Dial(dctx, addr, KindStream)
+	dcancel()
+	if err == nil {
+		var credits int
+		var br *bufio.Reader
+		if credits, br, err = snd.handshake(ctx, conn); err == nil {
+			return snd.established(conn, br, addr, credits)
 		}
-		return nil, streamErr(snd.key.String(), "to", addr, err)
+		conn.Close()
 	}
+	switch {
+	case snd.ctx.Err() != nil:
+		return nil, errClosed
+	case stop():
+		return nil, fmt.Errorf("stream %s to %s: %w", snd.key, addr, errReaderMoved)
+	}
+	return nil, streamErr(snd.key.String(), "to", addr, err)
+}
+
+// targetWatch is how often a connection under way checks that the reader is still where it leads.
+const targetWatch = 50 * time.Millisecond
+
+// errReaderMoved ends a connection attempt to a node the reader has left meanwhile.
+var errReaderMoved = errors.New("the reader moved while connecting")
+
+// established makes an outgoing connection of a connection that completed its handshake.
+func (snd *sender) established(conn net.Conn, br *bufio.Reader, addr string, credits int) (*outConn, error) {
 	c := &outConn{
 		snd:    snd,
 		conn:   conn,
@@ -263,9 +292,9 @@ func (snd *sender) connect() (*outConn, error) {
 	return c, nil
 }
 
-func (snd *sender) handshake(conn net.Conn) (credits int, br *bufio.Reader, err error) {
-	// Closing the sender must interrupt a handshake the receiver holds.
-	stop := context.AfterFunc(snd.ctx, func() { conn.Close() })
+func (snd *sender) handshake(ctx context.Context, conn net.Conn) (credits int, br *bufio.Reader, err error) {
+	// Closing the sender, or the reader's move, must interrupt a handshake the receiver holds.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	conn.SetDeadline(time.Now().Add(snd.s.o.DialTimeout + snd.s.o.ExpectWait))
 	var tmp [64]byte
@@ -289,6 +318,10 @@ func (snd *sender) handshake(conn net.Conn) (credits int, br *bufio.Reader, err 
 		return 0, nil, fmt.Errorf("%w: expected Accept, got frame %q", errMalformed, kind)
 	}
 	conn.SetDeadline(time.Time{})
+	if !stop() {
+		// Interrupted as it completed: the connection is being closed.
+		return 0, nil, fmt.Errorf("handshake interrupted: %w", context.Cause(ctx))
+	}
 	return credits, br, nil
 }
 

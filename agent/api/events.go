@@ -8,20 +8,22 @@ import (
 // Event kinds: what a node records of the cluster's life, for `weir chaos`, recovery benchmarks and
 // people reading a timeline.
 const (
-	EvLeaderElected  = "leader_elected"  // this node became leader
-	EvLeaderLost     = "leader_lost"     // this node stopped leading
-	EvNodeFailed     = "node_failed"     // Subject: the node declared lost; Detail: why
-	EvNodeLeft       = "node_left"       // Subject: the node that left
-	EvPlaced         = "placed"          // PEs of Job placed; Detail: PE=node list
-	EvJobSubmitted   = "job_submitted"   //
-	EvJobEnded       = "job_ended"       // Detail: the final state and error
-	EvRegionReset    = "region_reset"    // a reset began: Gen, Epoch (the one reset to), Detail: reason
-	EvRegionResumed  = "region_resumed"  // every PE reset: Gen
-	EvEpochCommitted = "epoch_committed" // Epoch, Gen
-	EvRegionFinished = "region_finished" // the final epoch committed
-	EvRegionMaxed    = "region_max_attempts"
-	EvPEStarted      = "pe_started" // Subject: the PE, on this node
-	EvPEStopped      = "pe_stopped"
+	EvLeaderElected       = "leader_elected"       // this node became leader
+	EvLeaderLost          = "leader_lost"          // this node stopped leading
+	EvNodeFailed          = "node_failed"          // Subject: the node declared lost; Detail: why
+	EvNodeLeft            = "node_left"            // Subject: the node that left
+	EvPlaced              = "placed"               // PEs of Job placed; Detail: PE=node list
+	EvJobSubmitted        = "job_submitted"        //
+	EvJobEnded            = "job_ended"            // Detail: the final state and error
+	EvRegionReset         = "region_reset"         // a reset began: Gen, Epoch (the one reset to), Detail: reason
+	EvRegionResumed       = "region_resumed"       // every PE reset: Gen
+	EvRegionDraining      = "region_draining"      // epoch Epoch began (recorded in Raft); its drain was asked for
+	EvRegionCheckpointing = "region_checkpointing" // every PE saved epoch Epoch; its commit is being recorded
+	EvEpochCommitted      = "epoch_committed"      // Epoch, Gen
+	EvRegionFinished      = "region_finished"      // the final epoch committed
+	EvRegionMaxed         = "region_max_attempts"
+	EvPEStarted           = "pe_started" // Subject: the PE, on this node
+	EvPEStopped           = "pe_stopped"
 )
 
 // Event is one thing that happened, as the node that saw it recorded it.

@@ -449,6 +449,16 @@ func (ctl *Controller) Report(r api.Report) {
 	if j == nil {
 		return
 	}
+	// A PE reports from the node it is placed on. An instance elsewhere is a zombie (a node that restarted
+	// on a stale replica started it before learning that it moved, or a node cut off from the cluster):
+	// its reset, drain, failure or end says nothing of the PE that counts, and taking its reset for the
+	// real one's let a region resume while the real PE had not reset (found by `weir chaos --seed 302`).
+	if r.PE != "" && r.Node != "" {
+		if at := ctl.c.State.Placements(r.Job)[r.PE]; at != "" && at != r.Node {
+			ctl.log.Debug("report from a node the PE is not placed on, ignored", "job", r.Job, "pe", r.PE, "from", r.Node, "placed_on", at, "kind", r.Kind)
+			return
+		}
+	}
 	switch r.Kind {
 	case api.RepCrashed:
 		msg := r.Error
@@ -475,6 +485,13 @@ func (ctl *Controller) Report(r api.Report) {
 			return
 		}
 		if st := c.Status(); st.State == region.Resetting && st.Generation >= r.Gen {
+			if r.Kind == api.RepAwaiting && r.Node != "" {
+				// The reset's command may have missed the PE: sent while its node was down, it was
+				// dropped. Sent again, it is a repeat for the PEs that have it (they ignore it), and the
+				// one this PE waits for (found by `weir chaos --docker --seed 21 --nodes 5`: the reset
+				// waited out its timeout for the PEs of a node that restarted just after it began).
+				ctl.sendTo(r.Node, api.Command{Kind: api.CmdReset, Job: r.Job, Region: r.Region, Epoch: st.Committed, Gen: st.Generation})
+			}
 			return
 		}
 		c.Failed(r.PE, r.Gen, errors.New(r.Error))

@@ -237,8 +237,8 @@ func (ctl *Controller) record() {
 	}
 }
 
-// noteTransition records a region's status change as events: resets, resumes, commits, the end and a stop
-// on maximum attempts. It runs on the region's coordinator goroutine.
+// noteTransition records a region's status change as events: epochs beginning and committing, resets,
+// resumes, the end and a stop on maximum attempts. It runs on the region's coordinator goroutine.
 func (j *jobCtl) noteTransition(log *api.EventLog, s region.Status) {
 	if log == nil {
 		return
@@ -260,6 +260,10 @@ func (j *jobCtl) noteTransition(log *api.EventLog, s region.Status) {
 		return
 	}
 	switch s.State {
+	case region.Draining:
+		ev(api.EvRegionDraining, s.Epoch, "")
+	case region.Checkpointing:
+		ev(api.EvRegionCheckpointing, s.Epoch, "")
 	case region.Resetting:
 		ev(api.EvRegionReset, s.Committed, s.LastError)
 	case region.Processing:

@@ -12,22 +12,14 @@ import (
 
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(time.Millisecond)
 
 // fakeRaft applies commands to an FSM in this process, one at a time; hold makes Apply wait (a slow Raft).
 type fakeRaft struct {
@@ -91,13 +83,28 @@ type fakeNodes struct {
 	pes      map[string]api.NodePEs
 	slow     map[string]time.Duration
 	commands []api.Command
+	to       []string // the node of each command
 }
 
 func (n *fakeNodes) Command(ctx context.Context, node string, c api.Command) error {
 	n.mu.Lock()
 	n.commands = append(n.commands, c)
+	n.to = append(n.to, node)
 	n.mu.Unlock()
 	return nil
+}
+
+// count counts the commands sent to node that match.
+func (n *fakeNodes) count(node string, match func(api.Command) bool) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k := 0
+	for i, c := range n.commands {
+		if n.to[i] == node && match(c) {
+			k++
+		}
+	}
+	return k
 }
 
 func (n *fakeNodes) NodePEs(ctx context.Context, node string) (api.NodePEs, error) {

@@ -139,23 +139,27 @@ func (j *job) start(fj fsm.Job, idx int) {
 	// The latest commands for the region, in the order the leader sends them: a drain that came before the
 	// PE must not cost a drain timeout. Commands of a generation older than the replica's belong to resets
 	// that are over: a resume of the PE's starting generation would let it process without its state.
-	var replay []api.Command
+	// They are posted before j.mu is released: a command that arrives meanwhile, which command() posts
+	// once it holds j.mu, must come after them. A resume posted before the replayed reset of its generation
+	// is ignored (the PE is not in that generation yet), and the PE would wait for it after its reset.
+	resetSeen := false
 	for _, kind := range []string{api.CmdCommitted, api.CmdReset, api.CmdResume, api.CmdDrain} {
 		if c, ok := j.last[def.Region][kind]; ok && c.Gen >= reg.Generation {
-			replay = append(replay, c)
+			if kind == api.CmdResume && c.Gen <= gens[def.Region] {
+				// The resume of the generation the PE starts in: that reset is over without it, and the
+				// resume would let it process without its state. It waits for the next reset.
+				continue
+			}
+			deliver(x, c)
+			if c.Kind == api.CmdReset && c.Gen > gens[def.Region] {
+				resetSeen = true
+			}
 		}
 	}
 	j.mu.Unlock()
 	x.Start()
 	w.log.Info("PE started", "job", j.id, "pe", def.ID, "awaiting_reset", await)
 	w.c.Events.Add(api.Event{Kind: api.EvPEStarted, Job: j.id, Region: def.Region, Subject: def.ID})
-	resetSeen := false
-	for _, c := range replay {
-		deliver(x, c)
-		if c.Kind == api.CmdReset && c.Gen > gens[def.Region] {
-			resetSeen = true
-		}
-	}
 	if await && !resetSeen {
 		w.c.Report(api.Report{Kind: api.RepAwaiting, Node: w.c.Node, Job: j.id, Region: def.Region, PE: def.ID, Gen: reg.Generation,
 			Error: fmt.Sprintf("PE %s started on node %s without its region's state", def.ID, w.c.Node)})

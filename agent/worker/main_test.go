@@ -14,6 +14,7 @@ import (
 	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/checkpoint"
 	"github.com/weirstream/weir/fsm"
+	"github.com/weirstream/weir/internal/testutil"
 	"github.com/weirstream/weir/jobfile"
 	"github.com/weirstream/weir/operator/builtin"
 	"github.com/weirstream/weir/transport"
@@ -23,16 +24,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+var waitFor = testutil.Waiter(time.Millisecond)
 
 // rig is one worker over an FSM the test writes, with the reports it makes.
 type rig struct {

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/weirstream/weir/agent/api"
 	"github.com/weirstream/weir/checkpoint"
 )
 
@@ -31,14 +31,28 @@ type ReplicatedStore struct {
 	replicas int
 	peers    Peers
 	http     *http.Client
+	// fetch loads from peers: a peer that does not answer (a paused process, a dead container whose
+	// address swallows connections) is passed over for the next within seconds.
+	fetch *http.Client
 }
+
+// Peers that do not connect within peerDial, or do not start answering a load within fetchWait, are
+// passed over for the next.
+const (
+	peerDial  = 2 * time.Second
+	fetchWait = 5 * time.Second
+)
 
 // NewReplicatedStore wraps the node's local store.
 func NewReplicatedStore(local checkpoint.Store, replicas int, peers Peers) *ReplicatedStore {
 	if replicas < 1 {
 		replicas = 1
 	}
-	return &ReplicatedStore{Store: local, replicas: replicas, peers: peers, http: &http.Client{}}
+	dial := (&net.Dialer{Timeout: peerDial, KeepAlive: 30 * time.Second}).DialContext
+	return &ReplicatedStore{Store: local, replicas: replicas, peers: peers,
+		http:  &http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+		fetch: &http.Client{Transport: &http.Transport{DialContext: dial, ResponseHeaderTimeout: fetchWait, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+	}
 }
 
 // Local is the node's own store (what the internal checkpoint endpoint serves).
@@ -144,12 +158,11 @@ func (s *ReplicatedStore) Load(ctx context.Context, k checkpoint.Key) ([]byte, e
 		return ia - ib
 	})
 	for _, p := range peers {
-		c := api.NewClient(p.HTTP)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.HTTP+CheckpointPath(k), nil)
 		if err != nil {
 			continue
 		}
-		resp, err := c.HTTP.Do(req)
+		resp, err := s.fetch.Do(req)
 		if err != nil {
 			continue
 		}

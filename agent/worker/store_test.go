@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -131,5 +132,42 @@ func TestCollectRetiresReplicasToo(t *testing.T) {
 	w.collect()
 	if es, _ := local.Epochs(ctx, "j", 0); len(es) != 0 {
 		t.Fatalf("epochs of an ended job kept: %v", es)
+	}
+}
+
+// frozenAddr is a node that accepts connections (its kernel does) but never answers: a paused process,
+// or a container whose address is there but whose agent is not.
+func frozenAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String() // never accepted
+}
+
+// A reset loads the checkpoints of PEs that moved from other nodes; a peer that is asked first and never
+// answers is given up on within seconds, not after the API client's 30 s (found by `weir chaos --docker
+// --seed 3`: resets after a kill took as long as the dead node's address took to come back).
+func TestReplicatedStoreLoadPassesOverAFrozenPeer(t *testing.T) {
+	remote := checkpoint.NewMemStore()
+	live := strings.TrimPrefix(peerServer(t, remote).URL, "http://")
+	ctx := context.Background()
+	k := checkpoint.Key{Job: "j", Region: 0, Epoch: 4, PE: "pe"}
+	if err := remote.Save(ctx, k, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	frozen := frozenAddr(t)
+	for _, peers := range [][]Peer{{{"frozen", frozen}, {"live", live}}, {{"live", live}, {"frozen", frozen}}} {
+		// Replicas 3: both peers are where the checkpoint should be, in the order given.
+		s := NewReplicatedStore(checkpoint.NewMemStore(), 3, func() []Peer { return peers })
+		start := time.Now()
+		got, err := s.Load(ctx, k)
+		if err != nil || string(got) != "state" {
+			t.Fatalf("load: %q, %v", got, err)
+		}
+		if d := time.Since(start); d > 8*time.Second {
+			t.Fatalf("the load waited %s for the frozen peer", d.Round(time.Millisecond))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +58,11 @@ func channelName(path []int) string {
 
 // appendSink appends a JSON line per tuple to part-<channel>.jsonl, flushing and syncing at every drain,
 // checkpoint and close. In a consistent region, replays after a reset append again: at-least-once.
+//
+// Every write to the file holds whole lines, so that a writer killed between two writes leaves no partial
+// line, and writers of one file on several nodes (a PE and its zombie) interleave whole lines only. A
+// write cut short all the same (kill -9 within a large write) leaves a partial last line: the next writer
+// to open the file drops it, since its record comes after the last checkpoint and will be replayed.
 type appendSink struct {
 	sinkBase
 	path string
@@ -69,12 +75,41 @@ func (s *appendSink) Open(operator.Context) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
+	if err := dropPartialLine(f); err != nil {
+		f.Close()
+		return fmt.Errorf("file sink %s: %w", s.path, err)
+	}
 	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
 	return nil
+}
+
+// dropPartialLine truncates a file that does not end with a newline back to its last one: the rest is a
+// line whose writer died while writing it.
+func dropPartialLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	end := st.Size()
+	var buf [4096]byte
+	for pos := end; pos > 0; {
+		n := min(int64(len(buf)), pos)
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return err
+		}
+		if pos+n == end && buf[n-1] == '\n' {
+			return nil // whole lines
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(pos + int64(i) + 1)
+		}
+	}
+	return f.Truncate(0)
 }
 
 func (s *appendSink) Input() any {
@@ -84,10 +119,27 @@ func (s *appendSink) Input() any {
 			s.fail(errors.New("file sink: tuple before Open"))
 			return
 		}
-		if err := writeLine(s.w, &s.buf, t); err != nil {
+		if err := writeWholeLine(s.w, &s.buf, t); err != nil {
 			s.fail(fmt.Errorf("file sink %s: %w", s.path, err))
 		}
 	}
+}
+
+// writeWholeLine writes t as a line of JSON, flushing the buffer first if the line would not fit in it:
+// each write to the file then ends at a line's end.
+func writeWholeLine(w *bufio.Writer, buf *[]byte, t any) error {
+	b, err := value.AppendJSON((*buf)[:0], t)
+	if err != nil {
+		return fmt.Errorf("%w (tuple %v)", err, t)
+	}
+	*buf = append(b, '\n')
+	if len(*buf) > w.Available() && w.Buffered() > 0 {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err = w.Write(*buf)
+	return err
 }
 
 // writeLine writes t as a line of JSON.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/weirstream/weir/operator"
@@ -23,10 +24,11 @@ import (
 // file. Checkpoint(e) syncs the partial file and renames it to a staged file of epoch e, and records it in
 // the state. RegionCheckpointed(e) — the region committed e — publishes every recorded epoch <= e: a hard
 // link to <dir>/part-<channel>-<e, 20 digits>.jsonl (which never replaces an existing file, so a repeated or
-// competing publish is harmless), a sync of the directory, then removal of the staged file. Restore(e) first
-// publishes what the restored state recorded (its RegionCheckpointed may have been lost), then deletes every
-// other staging file of the channel: epochs above e and partial files are uncommitted and never published.
-// An epoch without tuples makes no file.
+// competing publish is harmless), a sync of the directory, then removal of every staged copy of the epoch.
+// Restore(e) first publishes what the restored state recorded (its RegionCheckpointed may have been lost),
+// then deletes the channel's partial files and its staged files of epochs up to e; staged files of later
+// epochs stay (see removeStaging), and are never published unless a committed state names them. An epoch
+// without tuples makes no file.
 type txSink struct {
 	sinkBase
 	dir, staging string
@@ -202,10 +204,9 @@ func (s *txSink) publish(st stagedEpoch) error {
 	if err := syncDir(s.dir); err != nil {
 		return s.errorf("publish epoch %d: %w", st.epoch, err)
 	}
-	if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return s.errorf("publish epoch %d: %w", st.epoch, err)
-	}
-	return nil
+	// Every staged copy of the epoch is of no use now: this one, and those of other instances (a zombie's,
+	// an abandoned lineage's).
+	return s.removeStaging(func(e uint64, partial bool) bool { return !partial && e == st.epoch })
 }
 
 // Restore goes back to the state of epoch (0: the initial one): it publishes the committed epochs the
@@ -232,18 +233,43 @@ func (s *txSink) Restore(epoch uint64, data []byte) error {
 			}
 		}
 	}
-	return s.removeStaging()
+	return s.removeStaging(func(e uint64, partial bool) bool { return partial || e <= epoch })
 }
 
-// removeStaging deletes every partial and staged file of this channel.
-func (s *txSink) removeStaging() error {
+// removeStaging deletes the partial and staged files of this channel, of every instance, that drop says
+// to: drop(epoch, partial) (epoch 0 for a partial file).
+//
+// A restore to epoch e drops every partial file (uncommitted; an instance whose partial file is gone fails
+// when it stages, which fences a zombie) and the staged files of epochs up to e (published just before, or
+// of abandoned lineages). It keeps staged files of later epochs: the restore may be a zombie's, with an
+// epoch older than one the region has committed meanwhile, whose staged file the rightful instance has
+// yet to publish (`weir chaos --docker --seed 21 --nodes 5` lost a committed epoch that way). What they
+// leave of abandoned epochs goes when that epoch is published or a later restore passes it.
+func (s *txSink) removeStaging(drop func(epoch uint64, partial bool) bool) error {
 	entries, err := os.ReadDir(s.staging)
 	if err != nil {
 		return s.errorf("%w", err)
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasPrefix(name, s.prefix()) || !(strings.HasSuffix(name, ".partial") || strings.HasSuffix(name, ".staged")) {
+		rest, ok := strings.CutPrefix(name, s.prefix())
+		if !ok {
+			continue
+		}
+		var epoch uint64
+		switch {
+		case strings.HasSuffix(name, ".partial"):
+		case strings.HasSuffix(name, ".staged"):
+			digits, _, ok := strings.Cut(rest, "-")
+			n, err := strconv.ParseUint(digits, 10, 64)
+			if !ok || err != nil {
+				continue // not a name this sink makes
+			}
+			epoch = n
+		default:
+			continue
+		}
+		if !drop(epoch, epoch == 0) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.staging, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

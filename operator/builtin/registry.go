@@ -158,7 +158,7 @@ func specs(o options) []operator.Spec {
 			Summary: "Writes each tuple as a line of JSON into a directory, in files named after the channel (part-0, part-2, part-1.2 in nested parallel regions).",
 			Params: []operator.Param{
 				{Name: "path", Type: operator.ParamString, Required: true, Doc: "The output directory, created if needed. The output is every file in it whose name does not begin with . or _."},
-				{Name: "exactly_once", Type: operator.ParamBool, Default: false, Doc: "false: append to part-<channel>.jsonl; after a reset of a consistent region, replayed tuples are written again (at-least-once). " +
+				{Name: "exactly_once", Type: operator.ParamBool, Default: false, Doc: "false: append to part-<channel>.jsonl; after a reset of a consistent region, replayed tuples are written again (at-least-once); the file holds whole lines only (a writer killed in the middle of a line leaves a partial line, which the next writer of the file drops before appending: it comes after the last checkpoint and is replayed). " +
 					"true: every tuple exactly once, by two-phase commit: a file part-<channel>-<epoch>.jsonl per checkpoint, published when the consistent region commits it (staged meanwhile in _staging). Needs a consistent region."},
 			},
 			Build: buildFileSink,

@@ -1,0 +1,2 @@
+// Package testutil holds what the tests of several packages share. Only tests import it.
+package testutil
