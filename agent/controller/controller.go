@@ -60,11 +60,15 @@ type Controller struct {
 
 	failMu sync.Mutex // serializes NodeFailed
 
-	mu      sync.Mutex
-	jobs    map[string]*jobCtl
-	outbox  map[string]*outbox // node -> commands in flight
-	probes  map[string]bool
-	records chan fsm.RegionState
+	mu   sync.Mutex
+	jobs map[string]*jobCtl
+	// submitting holds the reports about jobs being submitted: the job's PEs start as soon as Raft applies
+	// it, before its coordinators run, and a PE that fails at once must not have its report dropped (its
+	// region would never reset, nor stop on its attempts).
+	submitting map[string][]api.Report
+	outbox     map[string]*outbox // node -> commands in flight
+	probes     map[string]bool
+	records    chan fsm.RegionState
 	// recorded is the last region state sent to be recorded, by region.
 	recorded map[regionKey]fsm.RegionState
 	ctx      context.Context
@@ -82,7 +86,7 @@ func Start(c Config) *Controller {
 		c.ApplyTimeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ctl := &Controller{c: c, log: c.Logger.With("component", "controller"), jobs: map[string]*jobCtl{},
+	ctl := &Controller{c: c, log: c.Logger.With("component", "controller"), jobs: map[string]*jobCtl{}, submitting: map[string][]api.Report{},
 		outbox: map[string]*outbox{}, probes: map[string]bool{}, recorded: map[regionKey]fsm.RegionState{}, records: make(chan fsm.RegionState, 4096), ctx: ctx, cancel: cancel}
 	ctl.wg.Add(2)
 	go ctl.record()
@@ -195,13 +199,26 @@ func (ctl *Controller) Submit(ctx context.Context, req api.SubmitRequest) (strin
 	j.id = id
 	fj := fsm.Job{ID: id, Name: plan.Name, Plan: enc, Fingerprint: fp, Origin: plan.Origin.Kind, GoJob: plan.Origin.Job,
 		Params: plan.Params, State: fsm.JobRunning, Submitted: time.Now()}
+	ctl.mu.Lock()
+	ctl.submitting[id] = nil
+	ctl.mu.Unlock()
 	if err := ctl.apply(fsm.SubmitJobType, fsm.SubmitJob{Job: fj, Placements: placements}); err != nil {
+		ctl.mu.Lock()
+		delete(ctl.submitting, id)
+		ctl.mu.Unlock()
 		return "", fmt.Errorf("submit job %s: %w", plan.Name, err)
 	}
 	ctl.mu.Lock()
 	ctl.jobs[id] = j
 	ctl.mu.Unlock()
 	j.start(ctl, nil, false)
+	ctl.mu.Lock()
+	early := ctl.submitting[id]
+	delete(ctl.submitting, id)
+	ctl.mu.Unlock()
+	for _, r := range early {
+		ctl.Report(r)
+	}
 	ctl.c.Events.Add(api.Event{Kind: api.EvJobSubmitted, Job: id, Region: -1, Detail: fmt.Sprint(placements)})
 	ctl.log.Info("job submitted", "job", id, "pes", len(j.ph.PEs), "regions", len(j.ph.Regions))
 	return id, nil
@@ -440,13 +457,17 @@ func (ctl *Controller) aliveSet() map[string]bool {
 
 // Report handles a node's report.
 func (ctl *Controller) Report(r api.Report) {
-	ctl.mu.Lock()
-	j := ctl.jobs[r.Job]
-	ctl.mu.Unlock()
 	if _, known := ctl.c.State.Node(r.Peer); known {
 		ctl.probe(r.Peer)
 	}
-	if j == nil {
+	ctl.mu.Lock()
+	j := ctl.jobs[r.Job]
+	early, submitting := ctl.submitting[r.Job]
+	if submitting {
+		ctl.submitting[r.Job] = append(early, r)
+	}
+	ctl.mu.Unlock()
+	if j == nil || submitting {
 		return
 	}
 	// A PE reports from the node it is placed on. An instance elsewhere is a zombie (a node that restarted

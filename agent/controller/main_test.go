@@ -27,6 +27,8 @@ type fakeRaft struct {
 	mu   sync.Mutex
 	gate chan struct{} // nil: open
 	idx  uint64
+	// applied, if set, runs after each command is applied, as a node's worker reacts to the FSM.
+	applied func()
 }
 
 func newFakeRaft() *fakeRaft { return &fakeRaft{f: fsm.New()} }
@@ -58,12 +60,14 @@ func (r *fakeRaft) Apply(cmd []byte, timeout time.Duration) error {
 		}
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.idx++
-	if resp, ok := r.f.Apply(&raft.Log{Index: r.idx, Type: raft.LogCommand, Data: cmd}).(error); ok && resp != nil {
-		return resp
+	resp, _ := r.f.Apply(&raft.Log{Index: r.idx, Type: raft.LogCommand, Data: cmd}).(error)
+	applied := r.applied
+	r.mu.Unlock()
+	if applied != nil {
+		applied()
 	}
-	return nil
+	return resp
 }
 
 func (r *fakeRaft) must(t testing.TB, ct fsm.CommandType, body any) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +137,35 @@ func TestReportsOnlyFromThePEsNode(t *testing.T) {
 	if j, _ := r.f.State().Job(id); j.State != fsm.JobFailed {
 		t.Fatalf("the PE's crash report left the job %s", j.State)
 	}
+}
+
+// A PE can fail before Submit returns: its node starts it as soon as Raft applies the job, before the
+// job's coordinators run. Its report must still fail the region (dropped, the region kept processing and
+// never stopped on its attempts: TestMaxAttemptsThenForcedReset in CI).
+func TestReportBeforeSubmitReturns(t *testing.T) {
+	r := newFakeRaft()
+	for _, n := range []string{"a", "b"} {
+		r.must(t, fsm.RegisterNodeType, fsm.RegisterNode{Node: fsm.Node{Name: n}})
+	}
+	ctl := startController(t, r, &fakeNodes{}, "a", "b")
+	reported := false
+	r.applied = func() {
+		for _, j := range r.f.State().Jobs() {
+			if !reported {
+				reported = true
+				ctl.Report(api.Report{Kind: api.RepFailed, Node: r.f.State().Placements(j.ID)["sequence"], Job: j.ID, Region: 0, PE: "sequence", Gen: 0, Error: "failed at once"})
+			}
+		}
+	}
+	id, err := ctl.Submit(context.Background(), api.SubmitRequest{JobFile: "name: r\nconsistent:\n  trigger: operator_driven\nsteps:\n  - source: sequence\n    count: 10\n  - sink: stdout\n    isolate: true\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reported {
+		t.Fatal("the job was never applied")
+	}
+	waitFor(t, 5*time.Second, "the early failure to reset the region", func() bool {
+		sts, _ := ctl.Regions(id)
+		return len(sts) == 1 && sts[0].Generation == 1 && strings.Contains(sts[0].LastError, "failed at once")
+	})
 }
