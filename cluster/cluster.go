@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -104,32 +105,6 @@ func Up(ctx context.Context, s Spec) (*Cluster, error) {
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
-// freePorts finds ports free for TCP and UDP (gossip uses both).
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var hold []func()
-	defer func() {
-		for _, f := range hold {
-			f()
-		}
-	}()
-	for len(out) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", loopback(port))
-		if err != nil {
-			ln.Close()
-			continue
-		}
-		hold = append(hold, func() { ln.Close(); pc.Close() })
-		out = append(out, port)
-	}
-	return out, nil
-}
 
 // args are the agent arguments of node i.
 func (c *Cluster) args(i, expect int) []string {
@@ -241,7 +216,7 @@ func (c *Cluster) WaitLeaderExcept(ctx context.Context, old string) (string, err
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("cluster: no leader within a minute (logs in %s)", c.Dir)
+			return "", fmt.Errorf("cluster: no leader within a minute (logs in %s)%s", c.Dir, c.exited())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -321,4 +296,32 @@ func waitGone(pid int, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// exited describes the nodes whose process is gone, each with the end of its log: what a caller who
+// cannot read the logs (a CI machine) needs to know why a cluster did not come up.
+func (c *Cluster) exited() string {
+	var b strings.Builder
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		if n.Alive() {
+			continue
+		}
+		log, err := os.ReadFile(n.Log)
+		if err != nil {
+			log = []byte(err.Error())
+		}
+		fmt.Fprintf(&b, "\n%s (pid %d) is not running; its log ends:\n    %s", n.Name, n.PID,
+			strings.ReplaceAll(lastLines(string(log), 10), "\n", "\n    "))
+	}
+	return b.String()
+}
+
+// lastLines returns the last lines of s.
+func lastLines(s string, lines int) string {
+	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
 }

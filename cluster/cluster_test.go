@@ -5,7 +5,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,21 +35,13 @@ func up(t *testing.T, n int) *Cluster {
 		if t.Failed() {
 			for _, n := range c.Nodes {
 				if b, err := os.ReadFile(n.Log); err == nil {
-					t.Logf("---- %s log ----\n%s", n.Name, tail(string(b), 120))
+					t.Logf("---- %s log ----\n%s", n.Name, lastLines(string(b), 120))
 				}
 			}
 		}
 		c.Down()
 	})
 	return c
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(s, "\n")
-	if len(parts) > lines {
-		parts = parts[len(parts)-lines:]
-	}
-	return strings.Join(parts, "\n")
 }
 
 var waitFor = testutil.Waiter(50 * time.Millisecond)
