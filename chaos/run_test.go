@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,11 @@ func chaosRun(t *testing.T, cfg Config) *Report {
 	defer cancel()
 	rep, err := Run(ctx, cfg)
 	t.Logf("progress:\n%s", progress.String())
+	defer func() {
+		if t.Failed() {
+			logTails(t, dir)
+		}
+	}()
 	if err != nil {
 		t.Fatalf("run: %v (kept in %s)", err, dir)
 	}
@@ -55,6 +61,16 @@ func chaosRun(t *testing.T, cfg Config) *Report {
 	}
 	os.RemoveAll(dir)
 	return rep
+}
+
+// logTails logs the end of every log of a failed run: CI machines do not keep the run's directory.
+func logTails(t *testing.T, dir string) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".log") {
+			t.Logf("---- %s ----\n%s", path, cluster.Tail(path, 150))
+		}
+		return nil
+	})
 }
 
 type syncWriter struct {

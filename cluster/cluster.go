@@ -307,19 +307,19 @@ func (c *Cluster) exited() string {
 		if n.Alive() {
 			continue
 		}
-		log, err := os.ReadFile(n.Log)
-		if err != nil {
-			log = []byte(err.Error())
-		}
 		fmt.Fprintf(&b, "\n%s (pid %d) is not running; its log ends:\n    %s", n.Name, n.PID,
-			strings.ReplaceAll(lastLines(string(log), 10), "\n", "\n    "))
+			strings.ReplaceAll(Tail(n.Log, 10), "\n", "\n    "))
 	}
 	return b.String()
 }
 
-// lastLines returns the last lines of s.
-func lastLines(s string, lines int) string {
-	parts := strings.Split(strings.TrimRight(s, "\n"), "\n")
+// Tail returns the last lines of a file (or why it cannot be read): for diagnostics.
+func Tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	parts := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(parts) > lines {
 		parts = parts[len(parts)-lines:]
 	}

@@ -34,9 +34,7 @@ func up(t *testing.T, n int) *Cluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range c.Nodes {
-				if b, err := os.ReadFile(n.Log); err == nil {
-					t.Logf("---- %s log ----\n%s", n.Name, lastLines(string(b), 120))
-				}
+				t.Logf("---- %s log ----\n%s", n.Name, Tail(n.Log, 120))
 			}
 		}
 		c.Down()
