@@ -103,24 +103,8 @@ func TestChaosDocker(t *testing.T) {
 // testImage is an image of this checkout's weir, built once; TestMain removes it.
 var testImage cluster.SourceImage
 
-// dockerImage returns testImage's tag; it skips the test where Docker cannot be used (and fails it there
-// when WEIR_DOCKER=1 requires Docker), as the cluster package's tests do.
 func dockerImage(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("Docker test: skipped with -short")
-	}
-	tag, unavailable, err := testImage.Get(filepath.Join("..", "Dockerfile"))
-	if unavailable != "" {
-		if cluster.DockerRequired() {
-			t.Fatalf("WEIR_DOCKER=1 requires the Docker tests to run, but %s", unavailable)
-		}
-		t.Skipf("Docker test skipped: %s", unavailable)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tag
+	return testImage.ForTest(t, testing.Short(), filepath.Join("..", "Dockerfile"))
 }
 
 // regressions are the runs that found bugs, kept as they found them. Each bug is also reproduced without a

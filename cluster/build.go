@@ -69,6 +69,42 @@ func (s *SourceImage) Get(dockerfile string) (tag, unavailable string, err error
 	return s.tag, s.unavailable, s.err
 }
 
+// TB is what the Docker test helpers need of a *testing.T (this package is part of the weir binary, which
+// does not link the testing package).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+}
+
+// ForTest returns the image's tag for a Docker test, building it with dockerfile first. Where Docker cannot
+// be used, or with -short (short), it skips the test, unless WEIR_DOCKER=1 requires Docker, which fails it.
+func (s *SourceImage) ForTest(t TB, short bool, dockerfile string) string {
+	t.Helper()
+	if short {
+		t.Skip("Docker test: skipped with -short")
+	}
+	tag, unavailable, err := s.Get(dockerfile)
+	if unavailable != "" {
+		SkipWithoutDocker(t, unavailable)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+// SkipWithoutDocker skips a test for the reason given, or fails it when WEIR_DOCKER=1 requires Docker.
+func SkipWithoutDocker(t TB, why string) {
+	t.Helper()
+	if DockerRequired() {
+		t.Fatalf("WEIR_DOCKER=1 requires the Docker tests to run, but %s", why)
+	}
+	t.Skipf("Docker test skipped: %s", why)
+}
+
 // Remove removes the image, if one was built.
 func (s *SourceImage) Remove() {
 	if s.tag == "" {

@@ -22,32 +22,11 @@ import (
 // skips, saying why, where no Docker engine answers (or WEIR_DOCKER=0); with WEIR_DOCKER=1 (CI) it fails
 // there instead.
 
-// skipWithoutDocker skips the test for the reason given, or fails it when WEIR_DOCKER=1 requires Docker.
-func skipWithoutDocker(t *testing.T, why string) {
-	t.Helper()
-	if DockerRequired() {
-		t.Fatalf("WEIR_DOCKER=1 requires the Docker tests to run, but %s", why)
-	}
-	t.Skipf("Docker test skipped: %s", why)
-}
-
 // testImage is an image of this checkout's weir, built once per test process; TestMain removes it.
 var testImage SourceImage
 
-// dockerImage returns testImage's tag; it skips the test where Docker cannot be used.
 func dockerImage(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("Docker test: skipped with -short")
-	}
-	tag, unavailable, err := testImage.Get(filepath.Join("..", "Dockerfile"))
-	if unavailable != "" {
-		skipWithoutDocker(t, unavailable)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tag
+	return testImage.ForTest(t, testing.Short(), filepath.Join("..", "Dockerfile"))
 }
 
 // sharedDir is a directory the containers mount at /out. The agents run as this process's user, but the
@@ -364,7 +343,7 @@ func TestComposeClusterRunsAJob(t *testing.T) {
 	image := dockerImage(t)
 	composeCmd := composeCommand()
 	if composeCmd == nil {
-		skipWithoutDocker(t, "neither `docker compose` nor `docker-compose` works here")
+		SkipWithoutDocker(t, "neither `docker compose` nor `docker-compose` works here")
 	}
 	out := sharedDir(t)
 	ports, err := freePorts(1)
@@ -461,7 +440,7 @@ func TestUpDockerMissingImage(t *testing.T) {
 		t.Skip("Docker test: skipped with -short")
 	}
 	if err := DockerAvailable(context.Background()); err != nil {
-		skipWithoutDocker(t, err.Error())
+		SkipWithoutDocker(t, err.Error())
 	}
 	_, err := UpDocker(context.Background(), DockerSpec{Nodes: 1, Image: "weir-missing:" + randomHex(4)})
 	if err == nil || !strings.Contains(err.Error(), "no image weir-missing:") || !strings.Contains(err.Error(), "docker-build.sh") {
