@@ -101,3 +101,35 @@ func TestCompletedResetIsNotReplayed(t *testing.T) {
 		})
 	}
 }
+
+// A PE that starts in a generation whose reset is over waits for the next reset: the resume of its starting
+// generation, which this node keeps, would let it process without its state (`weir chaos --seed 302`).
+// The source is the region's start, to which drains go: resumed, it would drain in generation 1.
+func TestStartedPEMissesTheResumeOfAResetThatIsOver(t *testing.T) {
+	r := newRig(t, "w1")
+	r.submit("j", regionJob)
+	r.must(fsm.PlaceType, fsm.Place{Job: "j", Placements: map[string]string{"sequence": "w0", "stdout": "w1"}})
+	r.run()
+	waitFor(t, 10*time.Second, "the sink to start", func() bool { return len(r.w.PEs().Running["j"]) == 1 })
+	r.must(fsm.NewGenerationType, fsm.NewGeneration{Job: "j", Region: 0, Generation: 1, Reason: "x"})
+	r.command(api.Command{Kind: api.CmdReset, Job: "j", Region: 0, Epoch: 0, Gen: 1})
+	waitFor(t, 10*time.Second, "the sink to reset into generation 1", func() bool {
+		return len(r.find(func(rep api.Report) bool { return rep.Kind == api.RepResetDone && rep.Gen == 1 })) == 1
+	})
+	r.command(api.Command{Kind: api.CmdResume, Job: "j", Region: 0, Gen: 1})
+	// The source moves here while the region is in generation 1, processing.
+	r.must(fsm.PlaceType, fsm.Place{Job: "j", Placements: map[string]string{"sequence": "w1", "stdout": "w1"}})
+	waitFor(t, 10*time.Second, "the source to say it awaits a reset", func() bool {
+		return len(r.find(func(rep api.Report) bool { return rep.Kind == api.RepAwaiting && rep.PE == "sequence" })) == 1
+	})
+	r.command(api.Command{Kind: api.CmdDrain, Job: "j", Region: 0, Epoch: 2, Gen: 1})
+	// The next reset is the barrier: what the source did with the drain comes before its reset_done.
+	r.must(fsm.NewGenerationType, fsm.NewGeneration{Job: "j", Region: 0, Generation: 2, Reason: "source placed on w1"})
+	r.command(api.Command{Kind: api.CmdReset, Job: "j", Region: 0, Epoch: 0, Gen: 2})
+	waitFor(t, 10*time.Second, "the source to reset into generation 2", func() bool {
+		return len(r.find(func(rep api.Report) bool { return rep.Kind == api.RepResetDone && rep.PE == "sequence" && rep.Gen == 2 })) == 1
+	})
+	if got := r.find(func(rep api.Report) bool { return rep.Kind == api.RepDrained && rep.PE == "sequence" }); len(got) > 0 {
+		t.Fatalf("the source drained in generation 1 without its state, resumed by a replayed resume: %+v", got)
+	}
+}
