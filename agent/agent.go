@@ -105,6 +105,7 @@ func (a *Agent) start() error {
 		}
 	}
 	a.store = worker.NewReplicatedStore(local, c.Replicas, a.peers)
+	a.store.Log = a.log.With("component", "checkpoints").Warn
 	a.reports = newReportQueue(a)
 	a.worker = worker.New(worker.Config{
 		Events: a.events,

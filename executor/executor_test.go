@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -252,6 +253,52 @@ func TestCheckpointStoreFailures(t *testing.T) {
 	// A reset to the saved epoch works.
 	x.Reset(0, 2, 1)
 	rep.await(t, "reset", []string{"src", "sink"}, func(e report) bool { return e.gen == 2 })
+}
+
+// waitingStore's loads of epoch 1 wait until their context ends: a checkpoint whose holders are down.
+type waitingStore struct {
+	checkpoint.Store
+	waiting, ended atomic.Int32
+}
+
+func (s *waitingStore) Load(ctx context.Context, k checkpoint.Key) ([]byte, error) {
+	if k.Epoch == 1 {
+		s.waiting.Add(1)
+		<-ctx.Done()
+		s.ended.Add(1)
+		return nil, ctx.Err()
+	}
+	return s.Store.Load(ctx, k)
+}
+
+// A reset whose checkpoint load waits (for a node that holds a copy) gives way to the next reset, and to a
+// stop: the PE is not held by the wait.
+func TestWaitingLoadGivesWayToTheNextReset(t *testing.T) {
+	// The next reset comes while the loads wait, or at once: while the first reset is in hand.
+	for _, wait := range []bool{true, false} {
+		t.Run(map[bool]string{true: "while-waiting", false: "at-once"}[wait], func(t *testing.T) {
+			topo := topology.New("store")
+			s := topology.SourceOf[int](topo, &counter{N: 1 << 40}, topology.Name("src"))
+			s.SetConsistent(consistent())
+			s.Sink(&tally{log: &sync.Map{}}, topology.Name("sink"), topology.Isolate())
+			rep := &recorder{}
+			store := &waitingStore{Store: checkpoint.NewMemStore()}
+			x := build(t, topo, rep, func(o *Options) { o.Store = store })
+			startAndStop(t, x)
+			x.Drain(0, 1, 0, false)
+			rep.await(t, "drained", []string{"src", "sink"}, nil)
+			x.Committed(0, 0, 1, false)
+			x.Reset(0, 1, 1)
+			if wait {
+				waitFor(t, 10*time.Second, "both loads to wait", func() bool { return store.waiting.Load() == 2 })
+			}
+			x.Reset(0, 2, 0)
+			rep.await(t, "reset", []string{"src", "sink"}, func(e report) bool { return e.gen == 2 })
+			if n, m := store.waiting.Load(), store.ended.Load(); n != m {
+				t.Fatalf("%d loads waited, %d ended", n, m)
+			}
+		})
+	}
 }
 
 // The leader resends a drain until it is delivered: a repeated drain must not checkpoint the epoch again

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +93,7 @@ func TestReplicatedStoreWithADeadPeer(t *testing.T) {
 		}
 	}
 	alone := NewReplicatedStore(checkpoint.NewMemStore(), 2, func() []Peer { return []Peer{{"dead", dead}} })
+	alone.Patience, alone.Retry = 50*time.Millisecond, 10*time.Millisecond
 	if err := alone.Save(ctx, checkpoint.Key{Job: "j", Region: 0, Epoch: 9, PE: "pe"}, []byte("x")); err == nil || !strings.Contains(err.Error(), "no replica saved") {
 		t.Fatalf("save with only a dead peer: %v", err)
 	}
@@ -169,5 +172,50 @@ func TestReplicatedStoreLoadPassesOverAFrozenPeer(t *testing.T) {
 		if d := time.Since(start); d > 8*time.Second {
 			t.Fatalf("the load waited %s for the frozen peer", d.Round(time.Millisecond))
 		}
+	}
+}
+
+// A checkpoint on no live node is waited for: its holders are down for now, and the load succeeds once one
+// is back (a load that failed at once used up a region's attempts in milliseconds). The wait ends with the
+// load's context, or after Patience.
+func TestReplicatedStoreLoadWaitsForAHolderToComeBack(t *testing.T) {
+	holder := checkpoint.NewMemStore()
+	k := checkpoint.Key{Job: "j", Region: 0, Epoch: 3, PE: "pe"}
+	if err := holder.Save(context.Background(), k, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(peerServer(t, holder).URL, "http://")
+	var mu sync.Mutex
+	var peers []Peer // the holder is down at first
+	s := NewReplicatedStore(checkpoint.NewMemStore(), 2, func() []Peer { mu.Lock(); defer mu.Unlock(); return slices.Clone(peers) })
+	s.Retry = 5 * time.Millisecond
+	waiting := make(chan struct{}, 1)
+	s.Log = func(string, ...any) { waiting <- struct{}{} }
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := s.Load(context.Background(), k)
+		done <- result{data, err}
+	}()
+	<-waiting
+	mu.Lock()
+	peers = []Peer{{"holder", addr}}
+	mu.Unlock()
+	if r := <-done; r.err != nil || string(r.data) != "state" {
+		t.Fatalf("load once the holder is back: %q, %v", r.data, r.err)
+	}
+
+	missing := checkpoint.Key{Job: "j", Region: 0, Epoch: 4, PE: "pe"}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-waiting; cancel() }()
+	if _, err := s.Load(ctx, missing); !errors.Is(err, checkpoint.ErrNotFound) || !strings.Contains(err.Error(), "gave up waiting") {
+		t.Fatalf("load ended by its context: %v", err)
+	}
+	s.Log, s.Patience = nil, 30*time.Millisecond
+	if _, err := s.Load(context.Background(), missing); !errors.Is(err, checkpoint.ErrNotFound) || !strings.Contains(err.Error(), "waited 30ms") {
+		t.Fatalf("load after its patience: %v", err)
 	}
 }
