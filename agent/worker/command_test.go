@@ -133,3 +133,22 @@ func TestStartedPEMissesTheResumeOfAResetThatIsOver(t *testing.T) {
 		t.Fatalf("the source drained in generation 1 without its state, resumed by a replayed resume: %+v", got)
 	}
 }
+
+// A PE started with its reader on its node feeds it in-process. When the reader turns out to run elsewhere
+// (a node restarted on a stale replica started both, then learned the current placements), the PE starts
+// again, streaming to the reader's node: fed in-process, it blocked its region (`weir chaos --seed 7
+// --nodes 5 --duration 30m`). Started again, it awaits the reset that follows the placement change.
+func TestPEFeedingAMovedReaderInProcessStartsAgain(t *testing.T) {
+	r := newRig(t, "w1")
+	r.submit("j", regionJob)
+	r.must(fsm.PlaceType, fsm.Place{Job: "j", Placements: map[string]string{"sequence": "w1", "stdout": "w1"}})
+	r.run()
+	waitFor(t, 10*time.Second, "both PEs to start", func() bool { return len(r.w.PEs().Running["j"]) == 2 })
+	r.must(fsm.PlaceType, fsm.Place{Job: "j", Placements: map[string]string{"sequence": "w1", "stdout": "w0"}})
+	waitFor(t, 10*time.Second, "the source to start again and await a reset", func() bool {
+		return len(r.find(func(rep api.Report) bool { return rep.Kind == api.RepAwaiting && rep.PE == "sequence" })) == 1
+	})
+	if got := r.w.PEs().Running["j"]; len(got) != 1 || got[0] != "sequence" {
+		t.Fatalf("running here: %v, want the source only", got)
+	}
+}

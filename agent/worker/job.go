@@ -2,6 +2,8 @@ package worker
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +39,9 @@ type peRun struct {
 	region  int
 	x       *executor.Executor
 	cancels []func()
+	// local are the readers this PE feeds in-process (the hub), as the placements put them on its node
+	// when it started. Written while the executor is built, before the run is published under j.mu.
+	local []string
 }
 
 func newJob(w *Worker, fj fsm.Job) (*job, error) {
@@ -82,16 +87,38 @@ func (j *job) reconcile(fj fsm.Job, mine map[string]bool) {
 	}
 	j.mu.Lock()
 	var gone []*peRun
+	rewire := map[int]string{} // PE index -> a reader it fed in-process that runs elsewhere now
 	for idx, run := range j.pes {
 		if !mine[j.ph.PEs[idx].ID] {
 			gone = append(gone, run)
 			delete(j.pes, idx)
+			continue
+		}
+		for _, reader := range run.local {
+			if !mine[reader] {
+				rewire[idx] = reader
+				gone = append(gone, run)
+				delete(j.pes, idx)
+				break
+			}
 		}
 	}
 	j.mu.Unlock()
 	for _, run := range gone {
 		run.stop()
-		j.w.c.Events.Add(api.Event{Kind: api.EvPEStopped, Job: j.id, Region: run.region, Subject: run.id, Detail: "placed elsewhere"})
+		if !mine[run.id] {
+			j.w.c.Events.Add(api.Event{Kind: api.EvPEStopped, Job: j.id, Region: run.region, Subject: run.id, Detail: "placed elsewhere"})
+		}
+	}
+	// A PE wired in-process to a reader that now runs on another node would write into an edge nobody
+	// reads, and block its region until it restarted: started again, it streams to the reader's node. This
+	// happens when a node restarts on a stale replica, which puts both ends here for a moment, and starts
+	// them (found by `weir chaos --seed 7 --nodes 5 --duration 30m`: after a restart of every node the
+	// source fed a stopped reader in-process; no reset could help, and the region made no progress for
+	// tens of seconds, until the source's node restarted again).
+	for _, idx := range slices.Sorted(maps.Keys(rewire)) {
+		j.w.log.Info("PE restarted: a reader it fed in-process runs on another node now", "job", j.id, "pe", j.ph.PEs[idx].ID, "reader", rewire[idx])
+		j.start(fj, idx)
 	}
 }
 
@@ -347,6 +374,7 @@ func (r *remote) Outgoing(l *region.Link, t flow.Type, fail func(error)) (any, e
 	w := r.j.w
 	reader := r.j.ph.PEs[l.ToPE].ID
 	if w.c.State.Placements(r.j.id)[reader] == w.c.Node {
+		r.run.local = append(r.run.local, reader)
 		return r.j.hub.edge(l.Index, t, w.c.Credits, w.c.BatchSize)
 	}
 	target := func() (string, error) {
