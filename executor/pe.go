@@ -57,17 +57,15 @@ type pe struct {
 	emitMu  sync.Mutex
 	tickers []int
 
-	wake  chan struct{}
-	abort chan struct{}
-	// interrupt ends a reset's checkpoint load (see loadContext); signalled with abort.
-	interrupt chan struct{}
-	stopCh    chan struct{}
-	stopOnce  sync.Once
-	quit      chan struct{}
-	done      chan struct{}
-	saves     chan save
-	saved     chan struct{}
-	tickSent  atomic.Bool
+	wake     chan struct{}
+	abort    chan struct{}
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	quit     chan struct{}
+	done     chan struct{}
+	saves    chan save
+	saved    chan struct{}
+	tickSent atomic.Bool
 
 	mu     sync.Mutex
 	mail   []msg
@@ -99,13 +97,12 @@ type save struct {
 func newPE(x *Executor, def *region.PE) *pe {
 	p := &pe{
 		x: x, def: def, id: def.ID, region: def.Region,
-		log:       x.log.With("pe", def.ID),
-		wake:      make(chan struct{}, 1),
-		abort:     make(chan struct{}, 1),
-		interrupt: make(chan struct{}, 1),
-		stopCh:    make(chan struct{}),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
+		log:    x.log.With("pe", def.ID),
+		wake:   make(chan struct{}, 1),
+		abort:  make(chan struct{}, 1),
+		stopCh: make(chan struct{}),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	if p.region >= 0 {
 		p.isStart = slices.Contains(x.ph.Regions[p.region].Starts, def.Index)
@@ -171,10 +168,8 @@ func (p *pe) post(m msg) {
 	}
 	switch m.kind {
 	case mReset, mStop:
-		// Interrupt a send blocked on credit: what it holds belongs to an older generation. And a
-		// reset's checkpoint load that waits for a copy.
+		// Interrupt a send blocked on credit: what it holds belongs to an older generation.
 		signal(p.abort)
-		signal(p.interrupt)
 	}
 	p.guard.Pending.Store(true)
 	signal(p.wake)
@@ -197,17 +192,12 @@ func signal(c chan struct{}) {
 	}
 }
 
-// next takes the first command of the mailbox. One at a time: the commands behind the one in hand stay in
-// the mailbox, where a reset's wait looks for a reset or a stop that must end it (rearmAbort, loadContext).
-func (p *pe) next() (msg, bool) {
+func (p *pe) take() []msg {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.mail) == 0 {
-		return msg{}, false
-	}
-	m := p.mail[0]
-	p.mail = p.mail[1:]
-	return m, true
+	m := p.mail
+	p.mail = nil
+	return m
 }
 
 func (p *pe) explicit() bool { return p.permits != nil }
@@ -279,7 +269,7 @@ func (p *pe) control() bool {
 	for {
 		p.guard.Pending.Store(false)
 		p.checkFailure()
-		for m, ok := p.next(); ok; m, ok = p.next() {
+		for _, m := range p.take() {
 			p.handle(m)
 		}
 		p.checkFailure()
@@ -481,27 +471,16 @@ func (p *pe) reset(gen, epoch uint64) {
 }
 
 // loadContext is the context of a reset's checkpoint load, which may wait for a node that holds a copy: it
-// ends when the PE is told to stop or to reset again.
+// ends when the PE is told to stop. A newer reset waits for the load: it restores the same committed epoch,
+// or a later one whose checkpoint has just been saved.
 func (p *pe) loadContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	select {
-	case <-p.interrupt:
-	default:
-	}
-	p.mu.Lock()
-	pending := slices.ContainsFunc(p.mail, func(m msg) bool { return m.kind == mReset || m.kind == mStop })
-	p.mu.Unlock()
-	if pending {
-		cancel()
-		return ctx, cancel
-	}
 	go func() {
 		select {
 		case <-ctx.Done():
-			return
-		case <-p.interrupt:
+		case <-p.stopCh:
+			cancel()
 		}
-		cancel()
 	}()
 	return ctx, cancel
 }
