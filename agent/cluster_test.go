@@ -134,6 +134,13 @@ func TestBootstrapVotersAndNonVoters(t *testing.T) {
 // A non-voter that comes back on another address keeps its role: updating its address used to make it a
 // voter, past MaxVoters.
 func TestNonVoterMovesAddress(t *testing.T) {
+	if raceDetector {
+		// hashicorp/raft v1.7.3 reads a follower's peer without its lock while a new address is written
+		// (pipelineSend's error log, updateLastAppended): hashicorp/raft#681, fixed by #682, unreleased; a
+		// newer raft breaks the build with raft-boltdb/v2 (../shared/DESIGN.md). The race is the library's;
+		// scripts/test.sh runs this test again without the race detector.
+		t.Skip("moving a Raft server's address races inside hashicorp/raft v1.7.3 (hashicorp/raft#681); run without -race")
+	}
 	c := newCluster(t, clusterOpts{Nodes: 3, MaxVoters: 3})
 	i := c.add(Config{Name: "n4", DataDir: t.TempDir(), BootstrapExpect: 3, MaxVoters: 3, Fast: true})
 	waitFor(t, 20*time.Second, "n4 a non-voter", func() bool {
