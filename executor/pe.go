@@ -57,15 +57,18 @@ type pe struct {
 	emitMu  sync.Mutex
 	tickers []int
 
-	wake     chan struct{}
-	abort    chan struct{}
-	stopCh   chan struct{}
-	stopOnce sync.Once
-	quit     chan struct{}
-	done     chan struct{}
-	saves    chan save
-	saved    chan struct{}
-	tickSent atomic.Bool
+	wake   chan struct{}
+	abort  chan struct{}
+	stopCh chan struct{}
+	// stopped ends with stopCh: what waits outside the mailbox (a reset's checkpoint load) ends with it.
+	stopped    context.Context
+	stopCancel context.CancelFunc
+	stopOnce   sync.Once
+	quit       chan struct{}
+	done       chan struct{}
+	saves      chan save
+	saved      chan struct{}
+	tickSent   atomic.Bool
 
 	mu     sync.Mutex
 	mail   []msg
@@ -104,6 +107,7 @@ func newPE(x *Executor, def *region.PE) *pe {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	p.stopped, p.stopCancel = context.WithCancel(context.Background())
 	if p.region >= 0 {
 		p.isStart = slices.Contains(x.ph.Regions[p.region].Starts, def.Index)
 		p.gen = x.o.Generations[p.region]
@@ -156,6 +160,7 @@ func (p *pe) post(m msg) {
 		// regions) halts on an aborted send only once it sees the PE stopping.
 		p.stopOnce.Do(func() {
 			close(p.stopCh)
+			p.stopCancel()
 			if p.permits != nil {
 				p.permits.Stop()
 			}
@@ -444,9 +449,9 @@ func (p *pe) reset(gen, epoch uint64) {
 	}
 	var states map[string][]byte
 	if epoch > 0 {
-		ctx, cancel := p.loadContext()
-		data, err := p.x.o.Store.Load(ctx, p.key(epoch))
-		cancel()
+		// The load may wait for a node that holds a copy; a stop ends the wait. A newer reset waits for the
+		// load: it restores the same committed epoch, or a later one whose checkpoint has just been saved.
+		data, err := p.x.o.Store.Load(p.stopped, p.key(epoch))
 		if err == nil {
 			states, err = decodeBlob(data)
 		}
@@ -468,21 +473,6 @@ func (p *pe) reset(gen, epoch uint64) {
 	p.pubGen.Store(gen)
 	p.log.Debug("reset", "gen", gen, "epoch", epoch)
 	p.x.o.Reporter.ResetDone(p.region, p.id, gen)
-}
-
-// loadContext is the context of a reset's checkpoint load, which may wait for a node that holds a copy: it
-// ends when the PE is told to stop. A newer reset waits for the load: it restores the same committed epoch,
-// or a later one whose checkpoint has just been saved.
-func (p *pe) loadContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-p.stopCh:
-			cancel()
-		}
-	}()
-	return ctx, cancel
 }
 
 // rearmAbort consumes the abort signal of a reset being handled, keeping it only if another reset or a stop
